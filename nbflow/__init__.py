@@ -1,0 +1,1 @@
+"""nbflow: orchestration that lives in Jupyter (placeholder; filled in below)."""

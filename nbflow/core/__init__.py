@@ -1,0 +1,1 @@
+"""Pure model: specs, registry, graph, selection, states, events, versions (stdlib only)."""

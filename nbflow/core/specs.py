@@ -1,0 +1,138 @@
+"""Asset and check specs, and the ``@asset`` decorator that builds them."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from nbflow.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from nbflow.core.registry import Registry
+
+SEVERITIES = ("warn", "error")
+
+
+@dataclass(frozen=True, eq=False)
+class CheckSpec:
+    """A data-quality test on an asset's value; ``error`` severity blocks downstream steps."""
+
+    fn: Callable[[Any], Any]
+    name: str
+    severity: str = "error"
+    description: str | None = None
+
+
+def check(fn: Callable[[Any], Any], *, name: str | None = None, severity: str = "error",
+          description: str | None = None) -> CheckSpec:
+    """A check for ``@asset(checks=[...])``: ``fn(value)`` returns truthy when the data is good."""
+    if severity not in SEVERITIES:
+        raise DefinitionError(
+            f"Check severity {severity!r} is not one of {', '.join(SEVERITIES)}; "
+            "use 'warn' to record only or 'error' to block downstream assets.")
+    label = name or getattr(fn, "__name__", "check")
+    if label == "<lambda>":
+        raise DefinitionError("A check made from a lambda needs a name: nf.check(lambda v: ..., name='positive').")
+    return CheckSpec(fn=fn, name=label, severity=severity, description=description)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an asset function: its upstream name unless it has a default."""
+
+    name: str
+    has_default: bool
+
+
+@dataclass(frozen=True, eq=False)
+class AssetSpec:
+    """A software-defined asset: a function whose parameters name its upstream assets."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple[Param, ...] = ()
+    deps: tuple[str, ...] = ()
+    group: str = "default"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+    io: str = "pickle"
+    description: str | None = None
+    checks: tuple[CheckSpec, ...] = ()
+    retries: int = 0
+    source: str | None = None
+    """Source text for the code version when ``fn`` has none on disk (a notebook cell)."""
+    kind: str = "function"
+    """``function`` or ``cell``: how the asset was defined (the panel and status show it)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<asset {self.name!r}>"
+
+
+def _params(fn: Callable[..., Any]) -> tuple[Param, ...]:
+    out = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise DefinitionError(
+                f"Asset function {fn.__name__!r} takes *{p.name}; an asset's parameters must "
+                "each name one upstream asset (or have a default).")
+        out.append(Param(p.name, p.default is not p.empty))
+    return tuple(out)
+
+
+def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequence[str] = (),
+               group: str | None = None, tags: Mapping[str, str] | None = None,
+               metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
+               io: str = "pickle", description: str | None = None,
+               checks: Sequence[CheckSpec] = (), retries: int = 0, source: str | None = None,
+               kind: str = "function") -> AssetSpec:
+    """Build an ``AssetSpec`` from a function, validating the arguments."""
+    if not callable(fn):
+        raise DefinitionError(f"@asset needs a function, got {type(fn).__name__}.")
+    label = name or fn.__name__
+    if not label.isidentifier():
+        raise DefinitionError(
+            f"Asset name {label!r} is not a Python identifier; downstream parameters refer to "
+            "assets by name, so use letters, digits and underscores.")
+    if isinstance(deps, str):
+        deps = [d.strip() for d in deps.split(",") if d.strip()]
+    if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise DefinitionError(f"Tags of asset {label!r} must map strings to strings, got {dict(tags)!r}.")
+    if not isinstance(retries, int) or retries < 0:
+        raise DefinitionError(f"retries of asset {label!r} must be a whole number >= 0, got {retries!r}.")
+    for c in checks:
+        if not isinstance(c, CheckSpec):
+            raise DefinitionError(f"checks of asset {label!r} must be made with nf.check(...), got {c!r}.")
+    return AssetSpec(
+        name=label, fn=fn, params=_params(fn), deps=tuple(deps), group=group or "default",
+        tags=dict(tags or {}), metadata=dict(metadata or {}),
+        code_version=None if code_version is None else str(code_version), io=io,
+        description=description if description is not None else inspect.getdoc(fn),
+        checks=tuple(checks), retries=retries, source=source, kind=kind)
+
+
+def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps: Sequence[str] = (),
+          group: str | None = None, tags: Mapping[str, str] | None = None,
+          metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
+          io: str = "pickle", description: str | None = None, checks: Sequence[CheckSpec] = (),
+          retries: int = 0, registry: "Registry | None" = None) -> Any:
+    """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
+
+    Upstream assets come from the parameter names; ``deps`` adds upstream names whose values
+    are not loaded. Defining the same name again replaces the earlier definition.
+    """
+
+    def wrap(f: Callable[..., Any]) -> AssetSpec:
+        from nbflow.core.registry import default_registry
+
+        spec = make_asset(f, name=name, deps=deps, group=group, tags=tags, metadata=metadata,
+                          code_version=code_version, io=io, description=description,
+                          checks=checks, retries=retries)
+        (registry if registry is not None else default_registry()).add(spec)
+        return spec
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,114 @@
+"""Versions: code versions of functions and cells, data versions of stored bytes."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import textwrap
+import types
+from typing import Any, Callable
+
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+_source_cache: dict[Any, str] = {}
+
+
+def data_version(payload: bytes) -> str:
+    """The data version of a stored value: a hash of its bytes."""
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def token(value: Any, _depth: int = 0) -> str | None:
+    """A stable text for plain data (numbers, strings, and tuples/lists/dicts/sets of them).
+
+    ``None`` means the value has no stable token (a module, a function, an object), so it
+    takes no part in a code version.
+    """
+    if isinstance(value, _PLAIN):
+        return f"{type(value).__name__}:{value!r}"
+    if _depth > 4:
+        return None
+    if isinstance(value, (tuple, list)):
+        parts = [token(v, _depth + 1) for v in value]
+        return None if None in parts else f"{type(value).__name__}[{','.join(parts)}]"  # type: ignore[arg-type]
+    if isinstance(value, (set, frozenset)):
+        parts = [token(v, _depth + 1) for v in value]
+        return None if None in parts else f"set[{','.join(sorted(parts))}]"  # type: ignore[type-var, arg-type]
+    if isinstance(value, dict):
+        items = [(token(k, _depth + 1), token(v, _depth + 1)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in items):
+            return None
+        return "dict{" + ",".join(sorted(f"{k}={v}" for k, v in items)) + "}"  # type: ignore[str-bytes-safe]
+    return None
+
+
+def normalised_source(fn: Callable[..., Any], source: str | None = None) -> str:
+    """Source text stripped of decorators, comments, docstrings and layout (an AST dump).
+
+    Falls back to the bytecode when no source can be found (a function made by ``exec``).
+    """
+    if source is None:
+        key = getattr(fn, "__code__", fn)
+        cached = _source_cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            source = textwrap.dedent(inspect.getsource(fn))
+        except (OSError, TypeError):
+            code = getattr(fn, "__code__", None)
+            text = repr((code.co_code, code.co_consts, code.co_names)) if code else repr(fn)
+            _source_cache[key] = text
+            return text
+        text = _normalise(source)
+        _source_cache[key] = text
+        return text
+    return _normalise(source)
+
+
+def _normalise(source: str) -> str:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source.strip()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.decorator_list = []
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str) and len(body) > 1:
+                node.body = body[1:]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def read_names(code: types.CodeType) -> list[str]:
+    """Global names a code object (and the code nested in it) reads."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.extend(read_names(const))
+    return names
+
+
+def code_version(fn: Callable[..., Any], *, declared: str | None = None,
+                 source: str | None = None, namespace: dict[str, Any] | None = None) -> str:
+    """The declared version, else a hash of the normalised source plus the plain-data values of
+    the globals and closure variables the code reads."""
+    if declared is not None:
+        return declared
+    h = hashlib.blake2b(normalised_source(fn, source).encode(), digest_size=8)
+    code = getattr(fn, "__code__", None)
+    env = namespace if namespace is not None else getattr(fn, "__globals__", {})
+    if code is not None:
+        for name in sorted(set(read_names(code))):
+            if name in env:
+                t = token(env[name])
+                if t is not None:
+                    h.update(f"\0{name}={t}".encode())
+        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+            try:
+                t = token(cell.cell_contents)
+            except ValueError:  # an empty cell
+                t = None
+            if t is not None:
+                h.update(f"\0{name}~{t}".encode())
+    return h.hexdigest()

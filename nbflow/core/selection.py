@@ -1,0 +1,465 @@
+"""Selection: parse a selection string (``orders+ and not group:raw``) and pick assets from a graph.
+
+Grammar, loosest binding first::
+
+    selection := either ("," either)*            comma: union
+    either    := both ("or" both)*
+    both      := negated ("and" negated)*
+    negated   := "not" negated | lineage
+    lineage   := [DEPTH] ["+"] atom ["+" [DEPTH]]  +name: upstream, name+: downstream, 2+name: 2 hops
+    atom      := NAME | PATTERN | "*" | group:VALUE | tag:KEY[=VALUE] | "(" selection ")"
+
+NAME is an asset name; a name holding ``*`` or ``?`` is a glob PATTERN (``raw_*``). Group names
+and tag keys/values are bare words or quoted strings (``tag:team="data eng"``) and may be globs.
+Positions in errors are 1-based columns of the selection text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from nbflow.core.graph import Graph, closest
+from nbflow.errors import SelectionError
+
+__all__ = ["All", "And", "Group", "Lineage", "Name", "Node", "Not", "Or", "Pattern", "Tag",
+           "parse", "select"]
+
+_GLOB = frozenset("*?")
+_KEYWORDS = frozenset({"and", "or", "not"})
+_SELECTORS = ("group", "tag")
+_STOP = frozenset(",()+'\"")  # ends a bare group name or tag value
+_HINTS = {"&": "write 'and' instead of '&'", "|": "write 'or' instead of '|'",
+          "!": "write 'not' instead of '!'", "~": "write 'not' instead of '~'",
+          "-": "asset names have no '-'; write 'and not NAME' to leave assets out"}
+_LISTED = 12  # at most this many names in an error message
+
+
+# -- the tree ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Name:
+    """One asset by its exact name."""
+
+    name: str
+    position: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Every asset whose name matches a glob (``raw_*``)."""
+
+    pattern: str
+    position: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+@dataclass(frozen=True)
+class All:
+    """Every asset (``*``)."""
+
+    def __str__(self) -> str:
+        return "*"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Every asset of a group (the group name may be a glob)."""
+
+    group: str
+
+    def __str__(self) -> str:
+        return f"group:{_quote(self.group)}"
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Every asset with tag ``key`` (set to ``value`` unless it is None); both may be globs."""
+
+    key: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return f"tag:{_quote(self.key)}" + ("" if self.value is None else f"={_quote(self.value)}")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """``target`` plus its upstream and downstream assets.
+
+    ``upstream``/``downstream`` count hops: 0 adds none, None adds all of them.
+    """
+
+    target: Node
+    upstream: int | None = 0
+    downstream: int | None = 0
+
+    def __str__(self) -> str:
+        up = "" if self.upstream == 0 else "+" if self.upstream is None else f"{self.upstream}+"
+        down = "" if self.downstream == 0 else "+" if self.downstream is None else f"+{self.downstream}"
+        return f"{up}{_wrap(self.target, 3)}{down}"
+
+
+@dataclass(frozen=True)
+class Not:
+    """Every asset not in ``operand``."""
+
+    operand: Node
+
+    def __str__(self) -> str:
+        return f"not {_wrap(self.operand, 1)}"
+
+
+@dataclass(frozen=True)
+class And:
+    """Assets in every one of ``operands``."""
+
+    operands: tuple[Node, ...]
+
+    def __str__(self) -> str:
+        return " and ".join(_wrap(o, 1) for o in self.operands)
+
+
+@dataclass(frozen=True)
+class Or:
+    """Assets in any of ``operands`` (``or`` and ``,`` both make one)."""
+
+    operands: tuple[Node, ...]
+
+    def __str__(self) -> str:
+        return " or ".join(_wrap(o, 0) for o in self.operands)
+
+
+Node = Name | Pattern | All | Group | Tag | Lineage | Not | And | Or
+_BINDING = {Or: 0, And: 1, Not: 2, Lineage: 3}  # atoms bind tightest (4)
+
+
+def _wrap(node: Node, tighter_than: int) -> str:
+    """``str(node)``, parenthesised unless it binds more tightly than its context."""
+    return str(node) if _BINDING.get(type(node), 4) > tighter_than else f"({node})"
+
+
+def _quote(text: str) -> str:
+    if text and not any(c.isspace() or c in _STOP or c in "=:" for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # word, number, keyword, group, tag, + , ( ) end
+    text: str
+    position: int  # 0-based offset into the selection
+    value: tuple[str | None, ...] = ()
+
+
+class _Syntax(Exception):
+    def __init__(self, offset: int, detail: str) -> None:
+        self.offset, self.detail = offset, detail
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in ",()+":
+            yield _Token(c, c, i)
+            i += 1
+        elif _is_word(c):
+            start = i
+            while i < n and _is_word(text[i]):
+                i += 1
+            word = text[start:i]
+            if i < n and text[i] == ":":
+                tok = _selector(text, start, word, i + 1)
+                i = start + len(tok.text)
+                yield tok
+            elif word in _KEYWORDS:
+                yield _Token("keyword", word, start)
+            elif word.isascii() and word.isdigit():
+                yield _Token("number", word, start)
+            else:
+                yield _Token("word", word, start)
+        else:
+            hint = _HINTS.get(c, "")
+            raise _Syntax(i, f"unexpected character {c!r}" + (f"; {hint}" if hint else ""))
+    yield _Token("end", "", n)
+
+
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_" or c in _GLOB
+
+
+def _selector(text: str, start: int, word: str, i: int) -> _Token:
+    """Scan ``group:VALUE`` or ``tag:KEY[=VALUE]``; ``i`` is just after the colon."""
+    if word not in _SELECTORS:
+        hint = closest(word, _SELECTORS)
+        did = f"; did you mean '{hint}:'?" if hint else "; use 'group:' or 'tag:'"
+        raise _Syntax(start, f"unknown selector '{word}:'{did}")
+    if word == "group":
+        group, i = _value(text, i, stop="", what="a group name after 'group:'")
+        return _Token(word, text[start:i], start, (group, None))
+    key, i = _value(text, i, stop="=", what="a tag key after 'tag:'")
+    value: str | None = None
+    if i < len(text) and text[i] == "=":
+        value, i = _value(text, i + 1, stop="", what="a tag value after '='")
+    return _Token(word, text[start:i], start, (key, value))
+
+
+def _value(text: str, i: int, *, stop: str, what: str) -> tuple[str, int]:
+    """A quoted string or a bare word at ``i``; returns it and the offset after it."""
+    n = len(text)
+    if i < n and text[i] in "'\"":
+        quote, out, j = text[i], [], i + 1
+        while j < n and text[j] != quote:
+            if text[j] == "\\" and j + 1 < n:
+                j += 1
+            out.append(text[j])
+            j += 1
+        if j >= n:
+            raise _Syntax(i, f"the quote opened here is never closed; add a closing {quote}")
+        return "".join(out), j + 1
+    j = i
+    while j < n and not text[j].isspace() and text[j] not in _STOP and text[j] not in stop:
+        j += 1
+    if j == i:
+        raise _Syntax(i, f"expected {what}")
+    return text[i:j], j
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = list(_tokens(text))
+        self.at = 0
+
+    @property
+    def peek(self) -> _Token:
+        return self.tokens[self.at]
+
+    def take(self) -> _Token:
+        tok = self.tokens[self.at]
+        self.at += 1
+        return tok
+
+    def accept(self, kind: str, text: str | None = None) -> _Token | None:
+        tok = self.peek
+        if tok.kind == kind and (text is None or tok.text == text):
+            return self.take()
+        return None
+
+    def selection(self) -> Node:
+        items = [self.either()]
+        while self.accept(","):
+            items.append(self.either())
+        return items[0] if len(items) == 1 else Or(tuple(_flatten(Or, items)))
+
+    def either(self) -> Node:
+        items = [self.both()]
+        while self.accept("keyword", "or"):
+            items.append(self.both())
+        return items[0] if len(items) == 1 else Or(tuple(_flatten(Or, items)))
+
+    def both(self) -> Node:
+        items = [self.negated()]
+        while self.accept("keyword", "and"):
+            items.append(self.negated())
+        return items[0] if len(items) == 1 else And(tuple(_flatten(And, items)))
+
+    def negated(self) -> Node:
+        if self.accept("keyword", "not"):
+            return Not(self.negated())
+        return self.lineage()
+
+    def lineage(self) -> Node:
+        up: int | None = 0
+        marked = False
+        depth = self.accept("number")
+        if depth is not None:
+            if not self.accept("+"):
+                raise _Syntax(self.peek.position, f"expected '+' after the depth {depth.text}"
+                              f" (write {depth.text}+NAME for {depth.text} hops upstream)")
+            up, marked = int(depth.text), True
+        elif self.accept("+"):
+            up, marked = None, True
+        target = self.atom()
+        down: int | None = 0
+        if self.accept("+"):
+            hops = self.accept("number")
+            down, marked = (None if hops is None else int(hops.text)), True
+        return Lineage(target, up, down) if marked else target
+
+    def atom(self) -> Node:
+        tok = self.peek
+        if tok.kind == "(":
+            self.take()
+            inner = self.selection()
+            if not self.accept(")"):
+                raise _Syntax(self.peek.position, "expected ')'")
+            return inner
+        if tok.kind == "word":
+            self.take()
+            if tok.text == "*":
+                return All()
+            if _GLOB & set(tok.text):
+                return Pattern(tok.text, tok.position + 1)
+            return Name(tok.text, tok.position + 1)
+        if tok.kind == "group":
+            self.take()
+            return Group(tok.value[0] or "")
+        if tok.kind == "tag":
+            self.take()
+            return Tag(tok.value[0] or "", tok.value[1])
+        found = "the end of the selection" if tok.kind == "end" else repr(tok.text)
+        raise _Syntax(tok.position, "expected an asset name, '*', 'group:', 'tag:', 'not' or '('"
+                                    f" but found {found}")
+
+
+def _flatten(kind: type, items: list[Node]) -> Iterator[Node]:
+    for item in items:
+        if isinstance(item, kind):
+            yield from item.operands  # type: ignore[union-attr]
+        else:
+            yield item
+
+
+def parse(text: str) -> Node:
+    """Parse a selection string into its tree; raises ``SelectionError`` on a syntax error."""
+    if not text.strip():
+        raise _syntax_error(text, len(text), "the selection is empty; write '*' for every asset")
+    try:
+        parser = _Parser(text)
+        node = parser.selection()
+        tok = parser.peek
+        if tok.kind != "end":
+            detail = f"expected ',', 'and', 'or' or the end of the selection but found {tok.text!r}"
+            if tok.kind in ("word", "group", "tag", "(", "number", "+"):
+                detail += " (join two selections with ',')"
+            raise _Syntax(tok.position, detail)
+    except _Syntax as e:
+        raise _syntax_error(text, e.offset, e.detail) from None
+    return node
+
+
+def _syntax_error(text: str, offset: int, detail: str) -> SelectionError:
+    line = text.replace("\n", " ").replace("\t", " ")
+    return SelectionError(
+        f"Selection {text!r} has a syntax error at position {offset + 1}: {detail}"
+        f"{'' if detail.endswith('?') else '.'}\n"
+        f"  {line}\n  {' ' * offset}^", selection=text, position=offset + 1)
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+
+def select(graph: Graph, text: str) -> list[str]:
+    """The assets ``text`` selects from ``graph``, in topological order.
+
+    Raises ``SelectionError`` on a syntax error, a name that no asset has, or a selection
+    that matches nothing (``*`` on an empty graph selects nothing without error).
+    """
+    node = parse(text)
+    chosen = _evaluate(node, graph, text)
+    if not chosen and not (isinstance(node, All) and not graph.specs):
+        raise _nothing_error(graph, node, text)
+    return graph.sorted(chosen)
+
+
+def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
+    specs = graph.specs
+    if isinstance(node, Name):
+        if node.name not in specs:
+            raise _unknown_error(graph, node, text)
+        return {node.name}
+    if isinstance(node, Pattern):
+        return {n for n in specs if fnmatchcase(n, node.pattern)}
+    if isinstance(node, All):
+        return set(specs)
+    if isinstance(node, Group):
+        return {n for n, s in specs.items() if fnmatchcase(s.group, node.group)}
+    if isinstance(node, Tag):
+        return {n for n, s in specs.items() if _has_tag(s.tags, node.key, node.value)}
+    if isinstance(node, Lineage):
+        base = _evaluate(node.target, graph, text)
+        out = set(base)
+        if node.upstream != 0:
+            out |= graph.upstream_of(base, node.upstream)
+        if node.downstream != 0:
+            out |= graph.downstream_of(base, node.downstream)
+        return out
+    if isinstance(node, Not):
+        return set(specs) - _evaluate(node.operand, graph, text)
+    if isinstance(node, And):
+        parts = [_evaluate(o, graph, text) for o in node.operands]
+        return set.intersection(*parts)
+    if isinstance(node, Or):
+        return set().union(*(_evaluate(o, graph, text) for o in node.operands))
+    raise TypeError(f"not a selection node: {node!r}")
+
+
+def _has_tag(tags: Mapping[str, str], key: str, value: str | None) -> bool:
+    return any(fnmatchcase(k, key) and (value is None or fnmatchcase(v, value))
+               for k, v in tags.items())
+
+
+def _unknown_error(graph: Graph, node: Name, text: str) -> SelectionError:
+    hint = closest(node.name, graph.specs)
+    if hint:
+        tail = f" Did you mean {hint!r}?"
+    elif graph.specs:
+        tail = f" The assets are {_listing(graph.order)}."
+    else:
+        tail = " No assets are defined yet; define one with @asset or %%asset."
+    return SelectionError(f"Selection {text!r} names no asset {node.name!r}.{tail}",
+                          selection=text, position=node.position)
+
+
+def _nothing_error(graph: Graph, node: Node, text: str) -> SelectionError:
+    if not graph.specs:
+        return SelectionError(f"Selection {text!r} matches no asset: no assets are defined yet; "
+                              "define one with @asset or %%asset.", selection=text)
+    groups = sorted({s.group for s in graph.specs.values()})
+    tags = sorted({f"{k}={v}" for s in graph.specs.values() for k, v in s.tags.items()})
+    hints = [h for h in (_did_you_mean(graph, n, groups) for n in _walk(node)) if h]
+    message = (f"Selection {text!r} matches no asset.{''.join(' ' + h for h in hints[:1])} "
+               f"Groups that exist: {_listing(groups)}; tags that exist: {_listing(tags) if tags else 'none'}.")
+    return SelectionError(message, selection=text)
+
+
+def _did_you_mean(graph: Graph, node: Node, groups: list[str]) -> str | None:
+    """A hint for a group or tag key that no asset has."""
+    if isinstance(node, Group) and not _GLOB & set(node.group) and node.group not in groups:
+        hint = closest(node.group, groups)
+        return f"No asset is in group {node.group!r}" + (f"; did you mean 'group:{hint}'?" if hint else ".")
+    if isinstance(node, Tag) and not _GLOB & set(node.key):
+        keys = sorted({k for s in graph.specs.values() for k in s.tags})
+        if node.key not in keys:
+            hint = closest(node.key, keys)
+            return f"No asset has the tag {node.key!r}" + (f"; did you mean 'tag:{hint}'?" if hint else ".")
+    return None
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    if isinstance(node, Lineage):
+        yield from _walk(node.target)
+    elif isinstance(node, Not):
+        yield from _walk(node.operand)
+    elif isinstance(node, (And, Or)):
+        for o in node.operands:
+            yield from _walk(o)
+
+
+def _listing(names: list[str] | tuple[str, ...]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")

@@ -1,0 +1,51 @@
+"""The module-level verbs (``nbflow.materialize`` ...) acting on the default session."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable
+
+from nbflow.core.records import AssetStatus, RunRecord
+from nbflow.core.registry import Registry
+from nbflow.engine.executors import Executor
+from nbflow.session import Session, get_session
+from nbflow.session.result import MaterializeResult
+
+
+def _session(registry: Registry | None) -> Session:
+    s = get_session()
+    if registry is None or registry is s.registry:
+        return s
+    return Session(settings=s.settings, registry=registry, store=s.store)
+
+
+def materialize(selection: str | Iterable[str] = "*", *, force: bool = False,
+                executor: str | Executor = "inprocess", max_workers: int | None = None,
+                registry: Registry | None = None, cancel: threading.Event | None = None) -> MaterializeResult:
+    """Materialise the selected assets (``"*"``, ``"+orders"``, ``"group:sales and not tag:wip"``).
+
+    Fresh assets are skipped as ``CACHED`` unless ``force=True``. Returns a result with
+    ``.ok``, ``.run_id``, ``.states``, ``.errors`` and ``result[name]`` for a value.
+    """
+    return _session(registry).materialize(selection, force=force, executor=executor,
+                                          max_workers=max_workers, cancel=cancel)
+
+
+def load(name: str, *, registry: Registry | None = None) -> Any:
+    """The latest stored value of asset ``name``."""
+    return _session(registry).load(name)
+
+
+def status(selection: str | Iterable[str] = "*", *, registry: Registry | None = None) -> list[AssetStatus]:
+    """Every selected asset: fresh / stale (and why) / missing / failed, and its last materialisation."""
+    return _session(registry).status(selection)
+
+
+def runs(limit: int = 20, state: str | None = None, deployment: str | None = None) -> list[RunRecord]:
+    """Recent runs, newest first, each with its steps."""
+    return get_session().runs(limit=limit, state=state, deployment=deployment)
+
+
+def get_run(run_id: str) -> RunRecord:
+    """One run and its steps (name, state, attempts, start, end, error)."""
+    return get_session().get_run(run_id)

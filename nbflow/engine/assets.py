@@ -1,0 +1,238 @@
+"""Asset runner: decide fresh or stale per step, run the stale ones on an executor, emit events."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.graph import Graph
+from nbflow.core.records import MaterializationRecord
+from nbflow.core.specs import AssetSpec
+from nbflow.core.states import State
+from nbflow.core.versions import code_version
+from nbflow.engine.executors import Executor
+from nbflow.engine.io import io_manager
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An input to load in the worker: a stored value's URI and its I/O manager."""
+
+    uri: str
+    io: str
+
+
+@dataclass
+class StepOutput:
+    uri: str
+    data_version: str
+    metadata: dict[str, Any]
+    duration: float
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    value: Any = None
+
+
+class StepFailure(Exception):
+    """Raised in a worker: carries the message and the user's traceback as text."""
+
+    def __init__(self, message: str, tb: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.traceback = tb
+
+
+def _user_traceback(exc: BaseException, fn: Callable[..., Any]) -> str:
+    tb = exc.__traceback__
+    code = getattr(fn, "__code__", None)
+    probe = tb
+    while probe is not None and probe.tb_frame.f_code is not code:
+        probe = probe.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, probe or tb))
+
+
+def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
+                  keep_value: bool = True) -> StepOutput:
+    """Load inputs, call the asset function, store the value, run checks (runs in the worker)."""
+    started = time.perf_counter()
+    args = {}
+    for param, value in inputs.items():
+        if isinstance(value, Ref):
+            try:
+                value = io_manager(value.io, base).load(value.uri)
+            except Exception as exc:
+                raise StepFailure(f"Cannot load input {param!r} of asset {spec.name!r}: {exc}",
+                                  "") from None
+        args[param] = value
+    try:
+        value = spec.fn(**args)
+    except Exception as exc:
+        raise StepFailure(f"{type(exc).__name__}: {exc}", _user_traceback(exc, spec.fn)) from None
+    try:
+        stored = io_manager(spec.io, base).store(spec.name, value)
+    except Exception as exc:
+        raise StepFailure(str(exc), "") from None
+    checks = []
+    for c in spec.checks:
+        try:
+            passed, message = bool(c.fn(value)), None
+        except Exception as exc:
+            passed, message = False, f"{type(exc).__name__}: {exc}"
+        checks.append({"name": c.name, "passed": passed, "severity": c.severity, "message": message})
+    meta = {**spec.metadata, **stored.metadata}
+    return StepOutput(stored.uri, stored.data_version, meta, time.perf_counter() - started, checks,
+                      value if keep_value else None)
+
+
+@dataclass
+class AssetRun:
+    """What ``run_assets`` produced: states, errors and the values computed in this run."""
+
+    states: dict[str, State]
+    errors: dict[str, dict[str, str]]
+    values: dict[str, Any]
+    data_versions: dict[str, str]
+
+
+def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable[[Event], None],
+               executor: Executor, previous: Mapping[str, MaterializationRecord], base: str,
+               force: bool = False, cancel: threading.Event | None = None,
+               keep: frozenset[str] = frozenset(), remote: bool = False) -> AssetRun:
+    """Run ``selected`` (topologically sorted) and emit every step's events.
+
+    Fresh assets become CACHED without a call (unless ``force``). A failure skips everything
+    downstream of it; independent branches go on. ``cancel`` stops new steps from starting.
+    ``keep`` names values to keep in memory for the caller; others are dropped once used.
+    """
+    spec_of = graph.specs
+    chosen = set(selected)
+    states: dict[str, State] = {}
+    errors: dict[str, dict[str, str]] = {}
+    values: dict[str, Any] = {}
+    current: dict[str, str] = {n: m.data_version for n, m in previous.items()}
+    uris: dict[str, Ref] = {n: Ref(m.uri, m.io) for n, m in previous.items()}
+    waiting = {n: sum(1 for u in graph.upstream[n] if u in chosen) for n in selected}
+    consumers = {n: sum(1 for d in graph.downstream[n] if d in chosen) for n in selected}
+    ready = [n for n in selected if waiting[n] == 0]
+    running: dict[Future[Any], tuple[str, float, int, str, dict[str, str]]] = {}
+    attempts: dict[str, int] = {}
+
+    def finish(name: str, state: State, **data: Any) -> None:
+        # Iterative, so a failure at the top of a 10,000-step chain skips it without recursion.
+        todo = [(name, state, data)]
+        states[name] = state
+        while todo:
+            n, st, dt = todo.pop()
+            emit(Event(EventKind.STEP_FINISHED, run_id, n, st, dt))
+            for d in graph.downstream[n]:
+                if d not in waiting:
+                    continue
+                waiting[d] -= 1
+                if st not in (State.SUCCEEDED, State.CACHED):
+                    if d not in states:
+                        blocker = errors.get(n, {}).get("blocked_by", n) if st is State.SKIPPED else n
+                        errors[d] = {"message": f"Skipped: upstream {blocker!r} did not succeed.",
+                                     "traceback": "", "blocked_by": blocker}
+                        states[d] = State.SKIPPED
+                        todo.append((d, State.SKIPPED, {"error": f"upstream {blocker!r} did not succeed"}))
+                elif waiting[d] == 0 and d not in states:
+                    ready.append(d)
+            for u in graph.upstream[n]:  # drop values nobody needs any more
+                if u in consumers:
+                    consumers[u] -= 1
+                    if consumers[u] == 0 and u not in keep:
+                        values.pop(u, None)
+
+    def start(name: str) -> None:
+        spec = spec_of[name]
+        ups = graph.upstream[name]
+        missing = [u for u in ups if u not in current]
+        if missing:
+            msg = (f"Asset {name!r} needs {missing[0]!r}, which has never been materialised; "
+                   f"select it too (e.g. '+{name}').")
+            errors[name] = {"message": msg, "traceback": ""}
+            finish(name, State.FAILED, error=msg)
+            return
+        cv = code_version(spec.fn, declared=spec.code_version, source=spec.source)
+        inputs_v = {u: current[u] for u in ups}
+        prev = previous.get(name)
+        if (not force and prev is not None and prev.code_version == cv
+                and prev.input_versions == inputs_v):
+            current[name] = prev.data_version
+            finish(name, State.CACHED)
+            return
+        attempt = attempts[name] = attempts.get(name, 0) + 1
+        emit(Event(EventKind.STEP_STARTED, run_id, name, State.RUNNING,
+                   {"attempt": attempt, "kind": "asset", "upstream": list(ups)}))
+        inputs = {p: (values[u] if (u in values and not remote) else uris[u])
+                  for p, u in graph.inputs[name].items()}
+        fut = executor.submit(execute_asset, spec, inputs, base, not remote)
+        running[fut] = (name, time.time(), attempt, cv, inputs_v)
+
+    def collect(fut: Future[Any]) -> None:
+        name, t0, attempt, cv, inputs_v = running.pop(fut)
+        spec = spec_of[name]
+        try:
+            out: StepOutput = fut.result()
+        except StepFailure as exc:
+            fail(name, attempt, exc.message, exc.traceback)
+            return
+        except Exception as exc:  # the executor itself failed (a lost worker, pickling)
+            fail(name, attempt, f"{type(exc).__name__}: {exc}",
+                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            return
+        current[name] = out.data_version
+        uris[name] = Ref(out.uri, spec.io)
+        if not remote and (consumers.get(name) or name in keep):
+            values[name] = out.value
+        emit(Event(EventKind.MATERIALIZATION, run_id, name, None, {
+            "code_version": cv, "data_version": out.data_version, "input_versions": inputs_v,
+            "metadata": out.metadata, "uri": out.uri, "io": spec.io, "duration": out.duration}))
+        blocking = None
+        for c in out.checks:
+            emit(Event(EventKind.CHECK, run_id, name, None, c))
+            if not c["passed"] and c["severity"] == "error" and blocking is None:
+                blocking = c
+        if blocking is not None:
+            msg = f"Check {blocking['name']!r} failed" + (f": {blocking['message']}" if blocking["message"] else ".")
+            errors[name] = {"message": msg, "traceback": "", "check": blocking["name"]}
+            finish(name, State.FAILED, error=msg, attempt=attempt, duration=out.duration,
+                   check=blocking["name"])
+            return
+        finish(name, State.SUCCEEDED, attempt=attempt, duration=out.duration)
+
+    def fail(name: str, attempt: int, message: str, tb: str) -> None:
+        if attempt <= spec_of[name].retries:
+            emit(Event(EventKind.STEP_RETRYING, run_id, name, State.RETRYING,
+                       {"attempt": attempt, "error": message}))
+            ready.append(name)
+            return
+        errors[name] = {"message": message, "traceback": tb}
+        finish(name, State.FAILED, error=message, traceback=tb, attempt=attempt)
+
+    while ready or running:
+        while ready:
+            name = ready.pop(0)
+            if cancel is not None and cancel.is_set():
+                ready.insert(0, name)
+                break
+            start(name)
+            if not executor.concurrent:
+                for fut in list(running):
+                    collect(fut)
+        if cancel is not None and cancel.is_set() and not running:
+            break
+        if running:
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                collect(fut)
+    for name in selected:
+        if name not in states:
+            states[name] = State.CANCELLED
+            emit(Event(EventKind.STEP_FINISHED, run_id, name, State.CANCELLED,
+                       {"error": "the run was cancelled"}))
+    return AssetRun(states, errors, values, current)

@@ -1,0 +1,483 @@
+"""SqlStore: records events with group commit in a writer thread, and answers queries."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord, to_datetime
+from nbflow.core.states import TERMINAL, State
+from nbflow.errors import StoreError
+from nbflow.store import migrate
+from nbflow.store.schema import events, materializations, runs
+
+_BATCH = 5000
+_STEP_KINDS = (EventKind.STEP_STARTED, EventKind.STEP_FINISHED, EventKind.STEP_RETRYING)
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` (psycopg 3 is the driver nbflow installs)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _make_engine(url: str) -> Engine:
+    dumps = lambda o: json.dumps(o, default=str)  # noqa: E731 - values in event data are shown, not parsed back
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, json_serializer=dumps,
+                               connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # nbflow emits BEGIN itself (below)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the lock up front so two processes never deadlock upgrading a read lock.
+            immediate = conn.get_execution_options().get("nbflow_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    args = {"connect_timeout": 10} if u.get_backend_name() == "postgresql" else {}
+    return create_engine(u, json_serializer=dumps, connect_args=args, pool_pre_ping=True)
+
+
+def open_store(url: str, **kwargs: Any) -> "SqlStore":
+    """Open (and if needed create or upgrade) the store at ``url``."""
+    return SqlStore(url, **kwargs)
+
+
+class SqlStore:
+    """The run store over any SQLAlchemy URL.
+
+    Responsibilities: open and migrate the database; record events (a queue drained by one writer
+    thread that commits in batches); keep heartbeats of this process's running runs; answer the
+    queries the session, CLI and panel make.
+    """
+
+    def __init__(self, url: str, *, heartbeat_interval: float = 5.0,
+                 heartbeat_timeout: float = 60.0) -> None:
+        self.url = normalise_url(url)
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        try:
+            self.engine = _make_engine(self.url)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise StoreError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
+                             "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
+                             "postgresql+psycopg://user@host/db.") from None
+        self._writer_engine = self.engine.execution_options(nbflow_write=True)
+        self.dialect = self.engine.dialect.name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self._active: dict[str, float] = {}
+        self._error: BaseException | None = None
+        self._pid = os.getpid()
+        with self._translate_errors():
+            self._migrate()
+
+    # ------------------------------------------------------------------ opening
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        where = redact(self.url)
+        try:
+            yield
+        except OperationalError as exc:
+            msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            if "not a database" in msg:
+                raise StoreError(f"The store at {where} is not a database ({msg}); point "
+                                 "NBFLOW_DATABASE_URL or NBFLOW_HOME elsewhere, or move the file away.") from None
+            raise StoreError(f"Cannot open the run store at {where}: {msg}. Check that the "
+                             "database is running and NBFLOW_DATABASE_URL is right.") from None
+        except DBAPIError as exc:
+            msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            if "not a database" in msg or "file is encrypted" in msg:
+                raise StoreError(f"The store at {where} is not a database ({msg}); point "
+                                 "NBFLOW_DATABASE_URL or NBFLOW_HOME elsewhere, or move the file away.") from None
+            raise StoreError(f"The run store at {where} failed: {msg}.") from None
+
+    def _migrate(self) -> None:
+        with self.engine.connect() as conn:
+            if migrate.current_revision(conn) == migrate.HEAD:
+                return
+        with self.begin() as conn:
+            if self.dialect == "postgresql":  # one migrator at a time across processes
+                conn.execute(text("SELECT pg_advisory_xact_lock(7262531)"))
+            if migrate.current_revision(conn) != migrate.HEAD:
+                migrate.upgrade(conn)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self._writer_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read connection."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ writing
+    def record(self, event: Event) -> None:
+        """Queue ``event`` for the writer thread (returns at once)."""
+        if self._writer is None or os.getpid() != self._pid:
+            self._start_writer()
+        self._queue.put(event)
+
+    def flush(self) -> None:
+        """Block until every event recorded so far is committed."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        while not done.wait(1.0):
+            if not self._writer.is_alive():
+                break
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise StoreError(f"The run store at {redact(self.url)} could not record events: {err}") from err
+
+    def close(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            self.flush()
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+        self._writer = None
+        self.engine.dispose()
+
+    def _start_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None and os.getpid() == self._pid:
+                return
+            if os.getpid() != self._pid:  # forked: start afresh
+                self._pid = os.getpid()
+                self._queue = queue.SimpleQueue()
+                self._active = {}
+                self.engine.dispose(close=False)
+            self._writer = threading.Thread(target=self._write_loop, name="nbflow-store-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        last_beat = time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=self.heartbeat_interval)
+            except queue.Empty:
+                item = _IDLE
+            batch: list[Event] = []
+            flushes: list[threading.Event] = []
+            stop = False
+            while True:
+                if item is None:
+                    stop = True
+                elif item is _IDLE:
+                    pass
+                elif isinstance(item, threading.Event):
+                    flushes.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write_with_retry(batch)
+            if self._active and time.monotonic() - last_beat >= self.heartbeat_interval:
+                last_beat = time.monotonic()
+                self._beat()
+            for f in flushes:
+                f.set()
+            if stop:
+                return
+
+    def _write_with_retry(self, batch: list[Event]) -> None:
+        for attempt in range(5):
+            try:
+                with self.begin() as conn:
+                    self._write_batch(conn, batch)
+                return
+            except OperationalError as exc:  # a lock held too long, a dropped connection
+                if attempt == 4:
+                    self._error = exc
+                    return
+                time.sleep(0.2 * (attempt + 1))
+            except Exception as exc:  # keep the writer alive; flush() reports the failure
+                self._error = exc
+                return
+
+    def _write_batch(self, conn: Connection, batch: list[Event]) -> None:
+        conn.execute(events.insert(), [
+            {"run_id": e.run_id, "kind": str(e.kind), "step": e.step,
+             "state": None if e.state is None else str(e.state), "ts": e.ts,
+             "data": dict(e.data) if e.data else None}
+            for e in batch])
+        mats = [e for e in batch if e.kind is EventKind.MATERIALIZATION]
+        if mats:
+            conn.execute(materializations.insert(), [
+                {"asset": e.step, "run_id": e.run_id, "ts": e.ts,
+                 "partition": e.data.get("partition"),
+                 "code_version": e.data["code_version"], "data_version": e.data["data_version"],
+                 "input_versions": e.data.get("input_versions") or {},
+                 "metadata": e.data.get("metadata") or {}, "uri": e.data.get("uri"),
+                 "io": e.data.get("io"), "duration": e.data.get("duration")}
+                for e in mats])
+        for e in batch:
+            if e.kind is EventKind.RUN_STARTED:
+                self._start_run(conn, e)
+            elif e.kind is EventKind.RUN_FINISHED:
+                conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(
+                    state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
+                    error=e.data.get("error"),
+                    **({"output_path": e.data["output_path"]} if "output_path" in e.data else {})))
+                self._active.pop(e.run_id, None)
+
+    def _start_run(self, conn: Connection, e: Event) -> None:
+        d = e.data
+        values = {"state": str(State.RUNNING), "started_at": e.ts, "heartbeat_at": e.ts}
+        done = conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(**values)).rowcount
+        if not done:
+            conn.execute(runs.insert().values(
+                run_id=e.run_id, kind=d.get("kind", "assets"), name=d.get("name"),
+                selection=d.get("selection"), deployment=d.get("deployment"),
+                scheduled_at=d.get("scheduled_at"), parameters=d.get("parameters") or {},
+                tags=d.get("tags") or {}, created_at=e.ts, attempt=d.get("attempt", 1),
+                parent_run_id=d.get("parent_run_id"), output_path=d.get("output_path"), **values))
+        self._active[e.run_id] = e.ts
+
+    def _beat(self) -> None:
+        now = time.time()
+        try:
+            with self.begin() as conn:
+                conn.execute(update(runs).where(runs.c.run_id.in_(list(self._active)))
+                             .values(heartbeat_at=now))
+        except OperationalError:
+            pass  # the next beat tries again; a missed beat is far shorter than the timeout
+
+    def create_run(self, run_id: str, *, kind: str, state: State = State.PENDING,
+                   conn: Connection | None = None, **fields: Any) -> None:
+        """Insert a run row now (not through the queue): used to claim a unique schedule tick.
+
+        Raises ``sqlalchemy.exc.IntegrityError`` when (deployment, scheduled_at) is taken.
+        """
+        values = {"run_id": run_id, "kind": kind, "state": str(state), "created_at": time.time(),
+                  "heartbeat_at": time.time(), **fields}
+        if conn is not None:
+            conn.execute(runs.insert().values(**values))
+            return
+        with self.begin() as c:
+            c.execute(runs.insert().values(**values))
+
+    def heartbeat(self, run_id: str) -> None:
+        """Keep ``run_id`` alive from this process (for runs started without RUN_STARTED yet)."""
+        self._active[run_id] = time.time()
+
+    # ------------------------------------------------------------------ crashes
+    def sweep_crashed(self, timeout: float | None = None) -> list[str]:
+        """Mark runs whose heartbeat stopped ``timeout`` seconds ago as CRASHED (returns their ids)."""
+        limit = time.time() - (self.heartbeat_timeout if timeout is None else timeout)
+        open_states = [str(State.RUNNING), str(State.PENDING)]
+        with self.begin() as conn:
+            ids = [r for (r,) in conn.execute(select(runs.c.run_id).where(
+                runs.c.state.in_(open_states), runs.c.heartbeat_at < limit))
+                if r not in self._active]
+            if ids:
+                now = time.time()
+                conn.execute(update(runs).where(runs.c.run_id.in_(ids)).values(
+                    state=str(State.CRASHED), ended_at=now,
+                    error="The process running this run stopped sending heartbeats."))
+                conn.execute(events.insert(), [
+                    {"run_id": r, "kind": str(EventKind.RUN_FINISHED), "step": None,
+                     "state": str(State.CRASHED), "ts": now,
+                     "data": {"error": "heartbeat timeout"}} for r in ids])
+        return ids
+
+    # ------------------------------------------------------------------ reading
+    def runs(self, *, limit: int = 20, state: str | None = None, deployment: str | None = None,
+             kind: str | None = None, with_steps: bool = True) -> list[RunRecord]:
+        self.flush()
+        q = select(runs).order_by(runs.c.created_at.desc()).limit(limit)
+        if deployment is not None:
+            q = q.where(runs.c.deployment == deployment)
+        if kind is not None:
+            q = q.where(runs.c.kind == kind)
+        if state is not None:
+            q = self._where_state(q, State(str(state).upper()))
+        with self.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+            steps = self._steps(conn, [r["run_id"] for r in rows]) if with_steps else {}
+        return [self._run_record(r, steps.get(r["run_id"], ())) for r in rows]
+
+    def _where_state(self, q: Any, state: State) -> Any:
+        stale = time.time() - self.heartbeat_timeout
+        alive = runs.c.state.in_([str(State.RUNNING), str(State.PENDING)])
+        if state is State.CRASHED:
+            return q.where((runs.c.state == str(State.CRASHED)) | (alive & (runs.c.heartbeat_at < stale)))
+        if state in (State.RUNNING, State.PENDING):
+            return q.where(runs.c.state == str(state), runs.c.heartbeat_at >= stale)
+        return q.where(runs.c.state == str(state))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        self.flush()
+        with self.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
+            if row is None:
+                return None
+            steps = self._steps(conn, [run_id])
+        return self._run_record(row, steps.get(run_id, ()))
+
+    def find_run_ids(self, prefix: str) -> list[str]:
+        with self.connect() as conn:
+            return list(conn.execute(select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%"))
+                                     .limit(5)).scalars())
+
+    def events(self, run_id: str) -> list[Event]:
+        self.flush()
+        with self.connect() as conn:
+            rows = conn.execute(select(events).where(events.c.run_id == run_id)
+                                .order_by(events.c.id)).mappings().all()
+        return [Event(kind=EventKind(r["kind"]), run_id=r["run_id"], step=r["step"],
+                      state=None if r["state"] is None else State(r["state"]),
+                      data=r["data"] or {}, ts=r["ts"]) for r in rows]
+
+    def _steps(self, conn: Connection, run_ids: list[str]) -> dict[str, tuple[StepRecord, ...]]:
+        if not run_ids:
+            return {}
+        rows = conn.execute(
+            select(events.c.run_id, events.c.kind, events.c.step, events.c.state, events.c.ts,
+                   events.c.data)
+            .where(events.c.run_id.in_(run_ids), events.c.kind.in_([str(k) for k in _STEP_KINDS]))
+            .order_by(events.c.id)).all()
+        folded: dict[str, dict[str, dict[str, Any]]] = {}
+        for run_id, kind, step, state, ts, data in rows:
+            s = folded.setdefault(run_id, {}).setdefault(
+                step, {"name": step, "state": State.PENDING, "attempts": 0, "started_at": None,
+                       "ended_at": None, "error": None, "kind": "asset", "upstream": ()})
+            data = data or {}
+            if kind == EventKind.STEP_STARTED:
+                s["attempts"] = max(s["attempts"] + 1, data.get("attempt", 0))
+                s["state"] = State.RUNNING
+                s["started_at"] = s["started_at"] or ts
+                s["kind"] = data.get("kind", s["kind"])
+                s["upstream"] = tuple(data.get("upstream", s["upstream"]))
+            elif kind == EventKind.STEP_RETRYING:
+                s["state"] = State.RETRYING
+                s["error"] = data.get("error")
+            else:
+                s["state"] = State(state)
+                s["ended_at"] = ts
+                s["error"] = data.get("error")
+                s["attempts"] = max(s["attempts"], data.get("attempt", 0))
+                if s["started_at"] is None:
+                    s["started_at"] = ts
+                s["kind"] = data.get("kind", s["kind"])
+                if "upstream" in data:
+                    s["upstream"] = tuple(data["upstream"])
+        return {
+            run_id: tuple(StepRecord(name=s["name"], state=s["state"], attempts=s["attempts"],
+                                     started_at=to_datetime(s["started_at"]),
+                                     ended_at=to_datetime(s["ended_at"]), error=s["error"],
+                                     kind=s["kind"], upstream=s["upstream"])
+                          for s in by_step.values())
+            for run_id, by_step in folded.items()}
+
+    def _run_record(self, r: Any, steps: tuple[StepRecord, ...]) -> RunRecord:
+        state = State(r["state"])
+        if state in (State.RUNNING, State.PENDING) and (r["heartbeat_at"] or 0) < time.time() - self.heartbeat_timeout:
+            state = State.CRASHED
+        if state in TERMINAL and state is not State.SUCCEEDED:
+            # Steps a crash or a cancel interrupted take the run's state.
+            steps = tuple(s if s.state in TERMINAL else StepRecord(
+                s.name, state if state in (State.CRASHED, State.CANCELLED) else s.state,
+                s.attempts, s.started_at, s.ended_at, s.error, s.kind, s.upstream) for s in steps)
+        return RunRecord(
+            run_id=r["run_id"], kind=r["kind"], state=state, name=r["name"],
+            created_at=to_datetime(r["created_at"]), started_at=to_datetime(r["started_at"]),
+            ended_at=to_datetime(r["ended_at"]), steps=steps, selection=r["selection"],
+            deployment=r["deployment"], scheduled_at=to_datetime(r["scheduled_at"]),
+            parameters=r["parameters"] or {}, error=r["error"], output_path=r["output_path"],
+            attempt=r["attempt"] or 1, parent_run_id=r["parent_run_id"], tags=r["tags"] or {})
+
+    def latest_materializations(self, names: Iterable[str] | None = None) -> dict[str, MaterializationRecord]:
+        """The last materialisation of each asset (unpartitioned)."""
+        self.flush()
+        latest = (select(func.max(materializations.c.id).label("id"))
+                  .where(materializations.c.partition.is_(None))
+                  .group_by(materializations.c.asset)).subquery()
+        q = select(materializations).join(latest, materializations.c.id == latest.c.id)
+        wanted = None if names is None else set(names)
+        with self.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return {r["asset"]: _materialization(r) for r in rows if wanted is None or r["asset"] in wanted}
+
+    def materializations(self, asset: str, limit: int = 20) -> list[MaterializationRecord]:
+        self.flush()
+        q = (select(materializations).where(materializations.c.asset == asset)
+             .order_by(materializations.c.id.desc()).limit(limit))
+        with self.connect() as conn:
+            return [_materialization(r) for r in conn.execute(q).mappings()]
+
+    def last_failures(self) -> dict[str, tuple[float, str, str | None]]:
+        """asset -> (time, run id, error) of its last failed step in an asset run."""
+        self.flush()
+        last = (select(func.max(events.c.id).label("id"))
+                .join(runs, runs.c.run_id == events.c.run_id)
+                .where(events.c.kind == str(EventKind.STEP_FINISHED),
+                       events.c.state == str(State.FAILED), runs.c.kind == "assets")
+                .group_by(events.c.step)).subquery()
+        q = select(events.c.step, events.c.ts, events.c.run_id, events.c.data).join(
+            last, events.c.id == last.c.id)
+        with self.connect() as conn:
+            return {step: (ts, run_id, (data or {}).get("error")) for step, ts, run_id, data in conn.execute(q)}
+
+    def parent_runs(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """run id -> the deployment run it ran inside, for the given runs that have one."""
+        ids = list(set(run_ids))
+        if not ids:
+            return {}
+        with self.connect() as conn:
+            rows = conn.execute(select(runs.c.run_id, runs.c.parent_run_id)
+                                .where(runs.c.run_id.in_(ids), runs.c.parent_run_id.is_not(None)))
+            return {a: b for a, b in rows}
+
+
+_IDLE = object()
+
+
+def _materialization(r: Any) -> MaterializationRecord:
+    return MaterializationRecord(
+        asset=r["asset"], run_id=r["run_id"], ts=to_datetime(r["ts"]),  # type: ignore[arg-type]
+        code_version=r["code_version"], data_version=r["data_version"],
+        input_versions=r["input_versions"] or {}, metadata=r["metadata"] or {}, uri=r["uri"] or "",
+        io=r["io"] or "pickle", duration=r["duration"], partition=r["partition"])

@@ -283,22 +283,22 @@ class _Parser:
         return self.lineage()
 
     def lineage(self) -> Node:
-        up: int | None = 0
-        marked = False
+        up: int | None = 0  # hops; None means all of them
         depth = self.accept("number")
         if depth is not None:
             if not self.accept("+"):
                 raise _Syntax(self.peek.position, f"expected '+' after the depth {depth.text}"
                               f" (write {depth.text}+NAME for {depth.text} hops upstream)")
-            up, marked = int(depth.text), True
+            up = int(depth.text)
         elif self.accept("+"):
-            up, marked = None, True
+            up = None
         target = self.atom()
         down: int | None = 0
         if self.accept("+"):
             hops = self.accept("number")
-            down, marked = (None if hops is None else int(hops.text)), True
-        return Lineage(target, up, down) if marked else target
+            down = None if hops is None else int(hops.text)
+        # 0+name walks no hops: it is just name
+        return target if up == 0 and down == 0 else Lineage(target, up, down)
 
     def atom(self) -> Node:
         tok = self.peek

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io as _io
 import os
 import pickle
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -49,6 +50,7 @@ class _Files:
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
         self.local = "://" not in base or base.startswith("file://")
+        self._dirs: set[str] = set()
         if self.local:
             self.base = self.base.removeprefix("file://")
             self._fs = None
@@ -59,13 +61,19 @@ class _Files:
 
     def write(self, relpath: str, payload: bytes) -> str:
         if self.local:
-            path = Path(self.base, relpath)
-            if not path.exists():  # content-addressed: the same bytes are already there
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(payload)
-                os.replace(tmp, path)  # atomic: a crash never leaves half a value
-            return str(path)
+            folder, _, name = relpath.rpartition("/")
+            folder = f"{self.base}/{folder}"
+            if folder not in self._dirs:
+                os.makedirs(folder, exist_ok=True)
+                self._dirs.add(folder)
+            path = f"{folder}/{name}"
+            # Content-addressed, so rewriting the same name writes the same bytes; the rename is
+            # atomic, so a crash never leaves half a value under the final name.
+            tmp = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, path)
+            return path
         url = f"{self.base}/{relpath}"
         assert self._fs is not None
         with self._fs.open(url, "wb") as f:

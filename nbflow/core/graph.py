@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections import deque
+import heapq
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -93,7 +93,8 @@ def build_graph(specs: Sequence[AssetSpec]) -> Graph:
     for s in specs:
         loaded: dict[str, str] = {}
         for p in s.params:
-            if p.name in by_name and p.name != s.name:
+            # a parameter named after its own asset is a self-loop unless it has a default
+            if p.name in by_name and (p.name != s.name or not p.has_default):
                 loaded[p.name] = p.name
             elif not p.has_default:
                 raise unknown_name_error(
@@ -118,17 +119,17 @@ def _toposort(names: list[str], upstream: Mapping[str, tuple[str, ...]],
               downstream: Mapping[str, list[str]]) -> list[str]:
     indegree = {n: len(upstream[n]) for n in names}
     position = {n: i for i, n in enumerate(names)}
-    ready = deque(n for n in names if indegree[n] == 0)
+    # Always take the earliest-defined ready asset, so a definition order that is already
+    # topological is kept as it is.
+    ready = [position[n] for n in names if indegree[n] == 0]
     order: list[str] = []
     while ready:
-        n = ready.popleft()
+        n = names[heapq.heappop(ready)]
         order.append(n)
-        released = []
         for d in downstream[n]:
             indegree[d] -= 1
             if indegree[d] == 0:
-                released.append(d)
-        ready.extend(sorted(released, key=position.__getitem__))
+                heapq.heappush(ready, position[d])
     if len(order) != len(names):
         raise CycleError(_find_cycle([n for n in names if indegree[n] > 0], upstream))
     return order

@@ -6,7 +6,19 @@ import pytest
 
 from nbflow.core.graph import Graph
 from nbflow.core.registry import Registry
-from nbflow.core.selection import All, And, Group, Lineage, Name, Not, Or, Pattern, Tag, parse, select
+from nbflow.core.selection import (
+    All,
+    And,
+    Group,
+    Lineage,
+    Name,
+    Not,
+    Or,
+    Pattern,
+    Tag,
+    parse,
+    select,
+)
 from nbflow.core.specs import asset
 from nbflow.errors import SelectionError
 

@@ -1,0 +1,217 @@
+"""Magics: ``%%asset``, ``%%task``, ``%materialize`` and ``%nbflow`` (argument parsing and one call each).
+
+Errors nbflow raises on purpose become a one-line ``UsageError``; an exception from the user's
+own cell code shows the user's traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from nbflow.errors import NbflowError
+from nbflow.notebook import cell_assets
+from nbflow.notebook.tables import result_table, status_table
+
+
+def _usage(exc: BaseException) -> UsageError:
+    return UsageError(" ".join(str(exc).split("\n")[0].split()))
+
+
+def _session() -> Any:
+    from nbflow.session import get_session
+
+    return get_session()
+
+
+def _refresh_panels() -> None:
+    from nbflow.widget.panel import refresh_panels
+
+    refresh_panels()
+
+
+@magics_class
+class NbflowMagics(Magics):
+    """nbflow's notebook magics."""
+
+    @magic_arguments()
+    @argument("name", help="The asset's name; the value is bound to it in the notebook.")
+    @argument("--io", default="pickle", help="I/O manager that stores the value (pickle, parquet, ...).")
+    @argument("--deps", default=None, help="Extra upstream assets, comma-separated, whose values are not loaded.")
+    @argument("--var", default=None, help="Variable that holds the value (default: the last expression).")
+    @argument("--group", default=None, help="Asset group.")
+    @argument("--tags", default=None, help="Tags as key=value,key2=value2.")
+    @argument("--code-version", default=None, help="Declared code version (default: a hash of the cell).")
+    @argument("--define-only", action="store_true", help="Register the asset without running it.")
+    @cell_magic
+    def asset(self, line: str, cell: str) -> Any:
+        """Make the cell an asset. Upstream assets are the asset names the cell reads; running
+        the cell registers it and materialises it (upstream assets with no value first).
+
+        Example::
+
+            %%asset clean_orders --io parquet
+            clean_orders = raw_orders[raw_orders.amount > 0]
+            clean_orders
+        """
+        args = self._parse(self.asset, line)
+        shell = self.shell
+        assert shell is not None
+        source = shell.transform_cell(cell)
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        session = _session()
+        try:
+            cell_assets.define_cell_asset(
+                session, args.name, source, namespace=shell.user_ns, filename=filename,
+                io=args.io, deps=cell_assets.parse_names(args.deps), var=args.var, group=args.group,
+                tags=cell_assets.parse_tags(args.tags), code_version=args.code_version)
+        except NbflowError as exc:
+            raise _usage(exc) from None
+        _refresh_panels()
+        if args.define_only:
+            upstream = session.registry.graph().upstream[args.name]
+            print(f"Defined asset {args.name!r}" + (f" (upstream: {', '.join(upstream)})." if upstream else "."))
+            return None
+        try:
+            done = cell_assets.run_cell_asset(session, args.name)
+        except cell_assets.CellError:
+            raise
+        except NbflowError as exc:
+            raise _usage(exc) from None
+        finally:
+            _refresh_panels()
+        for note in done.notes:
+            print(note)
+        shell.user_ns[args.name] = done.value
+        if args.var:
+            shell.user_ns[args.var] = done.value
+        return done.value
+
+    @magic_arguments()
+    @argument("name", help="The task's name.")
+    @argument("--retries", type=int, default=0, help="Retries after a failure.")
+    @argument("--cache", default=None, help="Cache policy: inputs or inputs+code.")
+    @argument("--cache-ttl", default=None, help="How long a cached result stays valid (e.g. 1h).")
+    @cell_magic
+    def task(self, line: str, cell: str) -> Any:
+        """Make the cell a parameterless task and run it now, recorded as a run in the store.
+
+        Example::
+
+            %%task fetch_rates --retries 2
+            rates = requests.get(URL).json()
+            rates
+        """
+        args = self._parse(self.task, line)
+        shell = self.shell
+        assert shell is not None
+        source = shell.transform_cell(cell)
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        from nbflow.notebook import cell_tasks
+
+        try:
+            value = cell_tasks.run_cell_task(
+                args.name, source, namespace=shell.user_ns, filename=filename,
+                retries=args.retries, cache=args.cache, cache_ttl=args.cache_ttl)
+        except cell_assets.CellError:
+            raise
+        except NbflowError as exc:
+            raise _usage(exc) from None
+        shell.user_ns[args.name] = value
+        return value
+
+    @magic_arguments()
+    @argument("selection", nargs="*", help="Assets to materialise, e.g. 'orders+' (default: all).")
+    @argument("--force", action="store_true", help="Run fresh assets too.")
+    @argument("--wait", action="store_true", help="Block until the run ends and show its table.")
+    @line_magic
+    def materialize(self, line: str) -> Any:
+        """Materialise a selection in a worker thread (the kernel stays free; the panel shows
+        progress); values land in the notebook when it ends. ``--wait`` blocks instead.
+
+        Example: ``%materialize clean_orders+ --wait``
+        """
+        args = self._parse(self.materialize, line)
+        selection = " ".join(args.selection) or "*"
+        session = _session()
+        shell = self.shell
+        assert shell is not None
+        from nbflow.core.selection import select
+
+        try:
+            select(session.registry.graph(), selection)
+        except NbflowError as exc:
+            raise _usage(exc) from None
+        if args.wait:
+            try:
+                result = session.materialize(selection, force=args.force)
+            except NbflowError as exc:
+                raise _usage(exc) from None
+            finally:
+                _refresh_panels()
+            _bind(shell.user_ns, result)
+            return result_table(result)
+        handle = display(f"Materialising {selection} in the background...", display_id=True)
+
+        def work() -> None:
+            try:
+                result = session.materialize(selection, force=args.force)
+            except Exception as exc:   # shown where the run was started
+                if handle is not None:
+                    handle.update(f"Run of {selection} failed: {type(exc).__name__}: {exc}")
+                return
+            finally:
+                _refresh_panels()
+            _bind(shell.user_ns, result)
+            if handle is not None:
+                handle.update(result_table(result))
+
+        threading.Thread(target=work, name="nbflow-materialize", daemon=True).start()
+        return None
+
+    @magic_arguments()
+    @argument("command", choices=["status", "panel"], help="status: the table of assets; panel: the lineage panel.")
+    @argument("selection", nargs="*", help="Assets to show (default: all).")
+    @line_magic
+    def nbflow(self, line: str) -> Any:
+        """``%nbflow status [SELECTION]`` prints every asset's state; ``%nbflow panel`` shows the panel."""
+        args = self._parse(self.nbflow, line)
+        selection = " ".join(args.selection) or "*"
+        session = _session()
+        try:
+            if args.command == "panel":
+                from nbflow.widget.panel import panel
+
+                return panel(selection, session=session)
+            return status_table(session.status(selection))
+        except NbflowError as exc:
+            raise _usage(exc) from None
+
+    @staticmethod
+    def _parse(fn: Any, line: str) -> Any:
+        try:
+            return parse_argstring(fn, line)
+        except UsageError:
+            raise
+        except SystemExit:     # argparse's own exit on a bad option
+            raise UsageError(f"Bad arguments: {line!r}; see %{fn.__name__}? for the options.") from None
+
+
+def _bind(namespace: dict[str, Any], result: Any) -> None:
+    """Put the values of the assets a run produced into the notebook."""
+    from nbflow.core.states import State
+
+    for name, state in result.states.items():
+        if state is State.SUCCEEDED:
+            try:
+                namespace[name] = result[name]
+            except NbflowError:
+                continue
+
+
+__all__ = ["NbflowMagics"]

@@ -1,0 +1,236 @@
+"""Layout: place the lineage graph with Graphviz ``dot`` (or a layered fallback) and draw it as SVG.
+
+Positions come from ``dot -Tplain``; the SVG is drawn here so both layouts give the same DOM:
+one ``<g id="nbflow-node-NAME" class="nbflow-node state-..." data-name="NAME">`` per asset with
+a name line and a state line, so the panel's script can restyle nodes without a new layout.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from html import escape
+from typing import Iterable, Mapping, Sequence
+
+from nbflow.errors import NbflowError
+
+Point = tuple[float, float]
+
+FONT_PX = 13
+CHAR_PX = 7.6           # average glyph width at FONT_PX in the panel's sans-serif font
+NODE_H = 44.0
+PAD = 12.0
+MARGIN = 8.0
+LONGEST_STATE = "check failed"
+INSTALL_HINT = ("Graphviz `dot` was not found, so the panel uses a simple layered layout. "
+                "For the better one install Graphviz: `apt install graphviz`, "
+                "`conda install -c conda-forge graphviz` or `brew install graphviz`.")
+
+
+@dataclass(frozen=True)
+class NodeBox:
+    """An asset's box: top-left corner and size in SVG pixels."""
+
+    name: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class EdgePath:
+    """An edge as a cubic Bézier chain: ``points[0]`` then groups of three control points."""
+
+    tail: str
+    head: str
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: float
+    height: float
+    nodes: Mapping[str, NodeBox]
+    edges: tuple[EdgePath, ...]
+    engine: str
+    """``dot`` or ``layered`` (the fallback)."""
+
+
+class LayoutError(NbflowError):
+    """Graphviz failed on a graph; the message carries its stderr."""
+
+
+def node_width(name: str) -> float:
+    """Width that fits the name and the longest state label."""
+    return max(len(name), len(LONGEST_STATE)) * CHAR_PX + 2 * PAD
+
+
+def find_dot() -> str | None:
+    """The ``dot`` executable, if Graphviz is installed."""
+    return shutil.which("dot")
+
+
+def layout_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], *,
+                 engine: str = "auto", dot: str | None = None) -> Layout:
+    """Lay the graph out left to right with ``dot`` (``engine="auto"`` falls back without it)."""
+    known = set(nodes)
+    edges = [(a, b) for a, b in edges if a in known and b in known]
+    if engine not in ("auto", "dot", "layered"):
+        raise ValueError(f"engine must be auto, dot or layered, not {engine!r}")
+    exe = dot or (find_dot() if engine != "layered" else None)
+    if engine == "dot" and exe is None:
+        raise LayoutError(INSTALL_HINT)
+    if exe is not None and nodes:
+        return _dot_layout(exe, nodes, edges)
+    return _layered_layout(nodes, edges)
+
+
+# -- Graphviz ------------------------------------------------------------------------------------
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot_source(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> str:
+    """The DOT text: fixed-size boxes so the layout does not depend on fonts."""
+    lines = ["digraph nbflow {", "rankdir=LR; nodesep=0.25; ranksep=0.6;",
+             f"node [shape=box fixedsize=true height={NODE_H / 72:.4f}];"]
+    lines += [f"{_quote(n)} [width={node_width(n) / 72:.4f}];" for n in nodes]
+    lines += [f"{_quote(a)} -> {_quote(b)};" for a, b in edges]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_layout(exe: str, nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> Layout:
+    done = subprocess.run([exe, "-Tplain"], input=dot_source(nodes, edges).encode(),
+                          capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise LayoutError(f"Graphviz dot failed on the lineage graph: "
+                          f"{done.stderr.decode(errors='replace').strip()}")
+    return parse_plain(done.stdout.decode())
+
+
+def parse_plain(text: str) -> Layout:
+    """Read ``dot -Tplain`` output (inches, origin bottom-left) into SVG pixels."""
+    boxes: dict[str, NodeBox] = {}
+    paths: list[EdgePath] = []
+    height = width = 0.0
+    for line in text.splitlines():
+        parts = shlex.split(line)
+        if not parts:
+            continue
+        if parts[0] == "graph":
+            width, height = float(parts[2]) * 72, float(parts[3]) * 72
+        elif parts[0] == "node":
+            name = parts[1]
+            cx, cy, w, h = (float(v) * 72 for v in parts[2:6])
+            boxes[name] = NodeBox(name, cx - w / 2 + MARGIN, height - cy - h / 2 + MARGIN, w, h)
+        elif parts[0] == "edge":
+            count = int(parts[3])
+            raw = parts[4:4 + 2 * count]
+            pts = tuple((float(raw[i]) * 72 + MARGIN, height - float(raw[i + 1]) * 72 + MARGIN)
+                        for i in range(0, len(raw), 2))
+            paths.append(EdgePath(parts[1], parts[2], pts))
+    return Layout(width + 2 * MARGIN, height + 2 * MARGIN, boxes, tuple(paths), "dot")
+
+
+# -- fallback ------------------------------------------------------------------------------------
+
+def _layered_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> Layout:
+    """Longest-path layers left to right, ordered within a layer by the mean of their inputs."""
+    ups: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        ups[b].append(a)
+    rank: dict[str, int] = {}
+
+    def rank_of(n: str, trail: frozenset[str] = frozenset()) -> int:
+        if n not in rank:
+            live = [u for u in ups[n] if u not in trail]   # ignore a cycle rather than recurse forever
+            rank[n] = 1 + max((rank_of(u, trail | {n}) for u in live), default=-1)
+        return rank[n]
+
+    for n in nodes:
+        rank_of(n)
+    layers: dict[int, list[str]] = {}
+    for n in nodes:
+        layers.setdefault(rank[n], []).append(n)
+    slot: dict[str, float] = {}
+    for r in sorted(layers):
+        members = layers[r]
+        if r > 0:
+            members.sort(key=lambda n: (sum(slot[u] for u in ups[n]) / len(ups[n])) if ups[n] else 0.0)
+        for i, n in enumerate(members):
+            slot[n] = float(i)
+    gap_x, gap_y = 40.0, 14.0
+    tallest = max((len(m) for m in layers.values()), default=0)
+    total_h = tallest * (NODE_H + gap_y) - gap_y if tallest else 0.0
+    boxes: dict[str, NodeBox] = {}
+    x = MARGIN
+    for r in sorted(layers):
+        members = layers[r]
+        col_w = max(node_width(n) for n in members)
+        offset = (total_h - (len(members) * (NODE_H + gap_y) - gap_y)) / 2
+        for i, n in enumerate(members):
+            w = node_width(n)
+            boxes[n] = NodeBox(n, x + (col_w - w) / 2, MARGIN + offset + i * (NODE_H + gap_y), w, NODE_H)
+        x += col_w + gap_x
+    paths = []
+    for a, b in edges:
+        s, t = boxes[a], boxes[b]
+        p0 = (s.x + s.width, s.y + s.height / 2)
+        p3 = (t.x - 10, t.y + t.height / 2)
+        mid = (p0[0] + p3[0]) / 2
+        paths.append(EdgePath(a, b, (p0, (mid, p0[1]), (mid, p3[1]), p3)))
+    width = x - gap_x + MARGIN if boxes else 2 * MARGIN
+    return Layout(width, total_h + 2 * MARGIN, boxes, tuple(paths), "layered")
+
+
+# -- drawing -------------------------------------------------------------------------------------
+
+def _path(points: Sequence[Point]) -> str:
+    head, rest = points[0], points[1:]
+    d = [f"M{head[0]:.1f},{head[1]:.1f}"]
+    for i in range(0, len(rest) - len(rest) % 3, 3):
+        (a, b), (c, e), (f, g) = rest[i:i + 3]
+        d.append(f"C{a:.1f},{b:.1f} {c:.1f},{e:.1f} {f:.1f},{g:.1f}")
+    return "".join(d)
+
+
+def state_class(label: str) -> str:
+    """CSS class of a state label: ``check failed`` -> ``state-check-failed``."""
+    return "state-" + label.replace(" ", "-")
+
+
+def render_svg(layout: Layout, states: Mapping[str, str] | None = None) -> str:
+    """The SVG for ``layout``; ``states`` maps names to labels (default ``missing``)."""
+    states = states or {}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="nbflow-svg" data-engine="{layout.engine}" '
+           f'width="{layout.width:.0f}" height="{layout.height:.0f}" '
+           f'viewBox="0 0 {layout.width:.1f} {layout.height:.1f}">',
+           '<defs><marker id="nbflow-arrow" viewBox="0 0 10 10" refX="0" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" '
+           'markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker></defs>',
+           '<g class="nbflow-edges">']
+    for e in layout.edges:
+        out.append(f'<path class="nbflow-edge" data-tail="{escape(e.tail)}" data-head="{escape(e.head)}" '
+                   f'd="{_path(e.points)}" marker-end="url(#nbflow-arrow)"/>')
+    out.append('</g><g class="nbflow-nodes">')
+    for n in layout.nodes.values():
+        label = states.get(n.name, "missing")
+        name = escape(n.name)
+        out.append(
+            f'<g id="nbflow-node-{name}" class="nbflow-node {state_class(label)}" data-name="{name}" '
+            f'transform="translate({n.x:.1f},{n.y:.1f})" tabindex="0" role="button">'
+            f'<title>{name}</title>'
+            f'<rect width="{n.width:.1f}" height="{n.height:.1f}" rx="6"/>'
+            f'<text class="nbflow-name" x="{n.width / 2:.1f}" y="{n.height / 2 - 4:.1f}">{name}</text>'
+            f'<text class="nbflow-state" x="{n.width / 2:.1f}" y="{n.height / 2 + 12:.1f}">{label}</text>'
+            '</g>')
+    out.append("</g></svg>")
+    return "".join(out)
+
+
+__all__ = ["INSTALL_HINT", "EdgePath", "Layout", "LayoutError", "NodeBox", "dot_source",
+           "find_dot", "layout_graph", "node_width", "parse_plain", "render_svg", "state_class"]

@@ -1,0 +1,350 @@
+"""LineagePanel: the anywidget that shows the lineage graph live and materialises on click.
+
+Python holds the truth in synced traits (``svg`` once per graph change, ``states`` as a small
+name -> label dict); ``panel.js`` draws them and sends custom messages back:
+
+    {"action": "select", "name": N}
+    {"action": "materialize", "name": N, "scope": "this" | "upstream" | "downstream"}
+    {"action": "materialize_stale"}   {"action": "cancel"}   {"action": "refresh"}
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import anywidget
+import traitlets
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.states import State
+from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
+from nbflow.widget.runner import RunRequest, Runner
+from nbflow.widget.states import NodeStates
+
+THROTTLE_S = 0.04          # at most ~25 state pushes a second, whatever the event rate
+_HERE = Path(__file__).parent
+_live: "weakref.WeakSet[LineagePanel]" = weakref.WeakSet()
+_told_install = False
+
+
+class LineagePanel(anywidget.AnyWidget):
+    """The live lineage graph of a session's assets; click a node to materialise it."""
+
+    _esm = _HERE / "panel.js"
+    _css = _HERE / "panel.css"
+
+    svg = traitlets.Unicode("").tag(sync=True)
+    states = traitlets.Dict().tag(sync=True)
+    stamp = traitlets.Float(0.0).tag(sync=True)
+    """Epoch seconds of the newest event folded into ``states`` (the page measures lag from it)."""
+    built_at = traitlets.Float(0.0).tag(sync=True)
+    running = traitlets.Bool(False).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    notice = traitlets.Unicode("").tag(sync=True)
+    details = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    selection = traitlets.Unicode("*").tag(sync=True)
+    engine = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, session: Any = None, selection: str = "*", *,
+                 namespace: dict[str, Any] | None = None, layout: str = "auto",
+                 **kwargs: Any) -> None:
+        built = time.time()
+        super().__init__(selection=selection, built_at=built, **kwargs)
+        if session is None:
+            from nbflow.session import get_session
+            session = get_session()
+        self.session = session
+        self.namespace = namespace
+        self._layout_engine = layout
+        self._lock = threading.RLock()
+        self._nodes = NodeStates()
+        self._shape: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
+        self.layout: Layout | None = None
+        self._timer: threading.Timer | None = None
+        self._last_push = 0.0
+        self._dirty_stamp = 0.0
+        self.last_result: Any = None
+        self.last_error: BaseException | None = None
+        self.runner = Runner(session, on_start=self._run_started, on_finish=self._run_finished)
+        self.refresh()
+        self._unsubscribe = session.hooks.subscribe(self._on_event)
+        self.on_msg(self._on_message)
+        _live.add(self)
+
+    # -- graph and resting states ----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the graph (new layout only if it changed) and every asset's status."""
+        from nbflow.core.selection import select
+        from nbflow.errors import NbflowError
+
+        graph = self.session.registry.graph()
+        try:
+            names = tuple(select(graph, self.selection)) if len(graph) else ()
+        except NbflowError as exc:   # e.g. a selection whose assets are not defined yet
+            names = ()
+            self.message = str(exc).splitlines()[0]
+        chosen = set(names)
+        edges = tuple((u, n) for n in names for u in graph.upstream[n] if u in chosen)
+        with self._lock:
+            if (names, edges) != self._shape:
+                self._relayout(names, edges)
+            statuses = {s.name: s.status for s in self.session.status(self.selection)} if names else {}
+            self._nodes.set_status(statuses)
+            labels = self._nodes.labels()
+        self.states = labels
+        if self.selected:
+            self._show_details(self.selected)
+
+    def _relayout(self, names: tuple[str, ...], edges: tuple[tuple[str, str], ...]) -> None:
+        global _told_install
+        placed = layout_graph(names, edges, engine=self._layout_engine)
+        self._shape = (names, edges)
+        self.layout = placed
+        self._nodes.set_names(names)
+        self.engine = placed.engine
+        if placed.engine == "layered" and self._layout_engine == "auto" and not _told_install:
+            _told_install = True
+            self.notice = INSTALL_HINT
+        self.svg = render_svg(placed, self._nodes.labels())
+
+    # -- live events -----------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        with self._lock:
+            changed = self._nodes.apply(event)
+            if changed:
+                self._dirty_stamp = max(self._dirty_stamp, event.ts)
+        if event.kind is EventKind.RUN_STARTED:
+            self.running = True
+        if changed:
+            self._schedule_push()
+        if event.kind is EventKind.RUN_FINISHED and not self.runner.busy:
+            # A run started outside the panel (a magic, nf.materialize): settle from the store.
+            threading.Thread(target=self._settle_after_run, daemon=True).start()
+
+    def _schedule_push(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._timer is not None:
+                return
+            wait = max(0.0, THROTTLE_S - (now - self._last_push))
+            if wait == 0.0:
+                self._timer = None
+            else:
+                self._timer = threading.Timer(wait, self._push)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+        self._push()
+
+    def _push(self) -> None:
+        with self._lock:
+            self._timer = None
+            self._last_push = time.monotonic()
+            labels = self._nodes.labels()
+            stamp = self._dirty_stamp
+        self.hold_sync_and_set(states=labels, stamp=stamp)
+
+    def hold_sync_and_set(self, **values: Any) -> None:
+        with self.hold_sync():
+            for key, value in values.items():
+                setattr(self, key, value)
+
+    def _settle_after_run(self) -> None:
+        store = getattr(self.session, "store", None)
+        flush = getattr(store, "flush", None)
+        if flush is not None:
+            flush()
+        self.running = self.runner.busy
+        self.refresh()
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def materialize(self, name: str | None = None, scope: str = "this") -> RunRequest:
+        """Start a run in the worker thread: one node (``this``, ``upstream``, ``downstream``)
+        or, with no name, everything stale or missing in the panel's selection."""
+        if name is None:
+            request = RunRequest(self.selection, force=False, names=self._shape[0] if self._shape else ())
+        else:
+            graph = self.session.registry.graph()
+            if name not in graph:
+                raise KeyError(f"{name!r} is not an asset of this panel")
+            if scope == "this":
+                missing = sorted(n for n in graph.upstream_of([name])
+                                 if self._nodes.resting.get(n, "missing") == "missing")
+                names = (*graph.sorted(missing), name)
+                request = RunRequest(", ".join(names), force=True, names=names)
+            elif scope == "upstream":
+                request = RunRequest(f"+{name}", names=(*graph.sorted(graph.upstream_of([name])), name))
+            elif scope == "downstream":
+                request = RunRequest(f"{name}+", names=(name, *graph.sorted(graph.downstream_of([name]))))
+            else:
+                raise ValueError(f"scope must be this, upstream or downstream, not {scope!r}")
+        return self.runner.submit(request)
+
+    def cancel(self) -> bool:
+        """Stop the running materialisation after its current step."""
+        stopped = self.runner.cancel()
+        if stopped:
+            self.message = "Cancelling after the current step..."
+        return stopped
+
+    def wait(self, timeout: float | None = 60) -> bool:
+        """Block until the panel's runs are done (for scripts and tests)."""
+        done = self.runner.wait(timeout)
+        time.sleep(THROTTLE_S * 2)
+        return done
+
+    def _run_started(self, request: RunRequest) -> None:
+        with self._lock:
+            self._nodes.queue(request.names)
+            self._dirty_stamp = time.time()
+        self.hold_sync_and_set(running=True, message=f"Running {request.selection}...")
+        self._schedule_push()
+
+    def _run_finished(self, request: RunRequest, result: Any, error: BaseException | None) -> None:
+        self.last_result, self.last_error = result, error
+        if error is not None:
+            message = f"{type(error).__name__}: {error}".splitlines()[0]
+        else:
+            message = summarize(result)
+            self._bind_values(result)
+        store = getattr(self.session, "store", None)
+        if store is not None and hasattr(store, "flush"):
+            store.flush()
+        self.refresh()
+        self.hold_sync_and_set(running=self.runner.busy, message=message)
+
+    def _bind_values(self, result: Any) -> None:
+        ns = self.namespace if self.namespace is not None else _user_namespace()
+        if ns is None or result is None:
+            return
+        for name, state in dict(getattr(result, "states", {})).items():
+            if state == State.SUCCEEDED:
+                try:
+                    ns[name] = result[name]
+                except Exception:   # a value that cannot be loaded stays in the store only
+                    continue
+
+    # -- messages from the page ------------------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: Mapping[str, Any], _buffers: Any) -> None:
+        action = content.get("action")
+        try:
+            if action == "select":
+                self.selected = str(content.get("name") or "")
+                self._show_details(self.selected)
+            elif action == "materialize":
+                self.materialize(str(content["name"]), str(content.get("scope", "this")))
+            elif action == "materialize_stale":
+                self.materialize(None)
+            elif action == "cancel":
+                self.cancel()
+            elif action == "refresh":
+                self.refresh()
+        except Exception as exc:   # the panel shows errors as data
+            self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+    def _show_details(self, name: str) -> None:
+        if not name:
+            self.details = {}
+            return
+        self.details = describe_asset(self.session, name, self._nodes)
+
+    def close(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+        _live.discard(self)
+        super().close()
+
+
+def describe_asset(session: Any, name: str, nodes: NodeStates) -> dict[str, Any]:
+    """The details pane's content for one asset, as JSON-safe data."""
+    graph = session.registry.graph()
+    if name not in graph:
+        return {"name": name, "label": "unknown", "error": f"{name!r} is no longer defined."}
+    spec = graph.specs[name]
+    status = next(iter(session.status(name)), None)
+    last = getattr(status, "last", None)
+    out: dict[str, Any] = {
+        "name": name, "label": nodes.label(name), "kind": spec.kind, "group": spec.group,
+        "description": spec.description or "", "upstream": list(graph.upstream[name]),
+        "downstream": list(graph.downstream[name]),
+        "status": getattr(status, "status", None), "reason": getattr(status, "reason", None),
+        "error": nodes.errors.get(name) or getattr(status, "error", None),
+    }
+    if last is not None:
+        out["last"] = {
+            "time": _iso(last.ts), "duration": last.duration, "run_id": last.run_id,
+            "code_version": last.code_version, "data_version": last.data_version,
+            "metadata": json_safe(dict(last.metadata)), "uri": last.uri,
+        }
+    return out
+
+
+def summarize(result: Any) -> str:
+    """One line about a finished run: ``Run 1a2b: 3 succeeded, 1 cached.``"""
+    if result is None:
+        return ""
+    counts: dict[str, int] = {}
+    for state in dict(getattr(result, "states", {})).values():
+        key = str(getattr(state, "value", state)).lower()
+        counts[key] = counts.get(key, 0) + 1
+    parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do"
+    return f"Run {getattr(result, 'run_id', '?')}: {parts}."
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """Metadata as JSON: numbers, strings, lists and dicts; anything else as its text."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth < 4 and isinstance(value, Mapping):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v, depth + 1) for v in value]
+    return str(value)
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    if isinstance(ts, datetime):
+        return ts.isoformat(timespec="seconds")
+    return datetime.fromtimestamp(float(ts)).astimezone().isoformat(timespec="seconds")
+
+
+def _user_namespace() -> dict[str, Any] | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return None if shell is None else shell.user_ns
+
+
+def refresh_panels() -> None:
+    """Refresh every live panel (the magics call this after defining or running a cell)."""
+    for p in list(_live):
+        try:
+            p.refresh()
+        except Exception as exc:
+            p.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def panel(selection: str = "*", *, session: Any = None, layout: str = "auto") -> LineagePanel:
+    """Show the live lineage panel for ``selection`` (every asset by default)."""
+    return LineagePanel(session=session, selection=selection, layout=layout)
+
+
+__all__ = ["LineagePanel", "describe_asset", "json_safe", "panel", "refresh_panels", "summarize"]

@@ -7,10 +7,13 @@ import hashlib
 import inspect
 import textwrap
 import types
+import weakref
 from typing import Any, Callable
 
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
-_source_cache: dict[Any, str] = {}
+# Keyed by the function object, not its code object: code objects compare equal across
+# redefinitions that differ only in defaults or annotations (a cell re-run with limit=20).
+_source_cache: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def data_version(payload: bytes) -> str:
@@ -47,22 +50,24 @@ def normalised_source(fn: Callable[..., Any], source: str | None = None) -> str:
 
     Falls back to the bytecode when no source can be found (a function made by ``exec``).
     """
-    if source is None:
-        key = getattr(fn, "__code__", fn)
-        cached = _source_cache.get(key)
-        if cached is not None:
-            return cached
-        try:
-            source = textwrap.dedent(inspect.getsource(fn))
-        except (OSError, TypeError):
-            code = getattr(fn, "__code__", None)
-            text = repr((code.co_code, code.co_consts, code.co_names)) if code else repr(fn)
-            _source_cache[key] = text
-            return text
-        text = _normalise(source)
-        _source_cache[key] = text
-        return text
-    return _normalise(source)
+    if source is not None:
+        return _normalise(source)
+    try:
+        cached = _source_cache.get(fn)
+    except TypeError:  # not weakly referenceable: no caching
+        cached = None
+    if cached is not None:
+        return cached
+    try:
+        text = _normalise(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        text = repr((code.co_code, code.co_consts, code.co_names)) if code else repr(fn)
+    try:
+        _source_cache[fn] = text
+    except TypeError:
+        pass
+    return text
 
 
 def _normalise(source: str) -> str:

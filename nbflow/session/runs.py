@@ -1,0 +1,168 @@
+"""RunScope: the bookkeeping of one flow run (or one task run): step names, events, executors."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.states import State
+from nbflow.engine.retry import Clock
+
+if TYPE_CHECKING:
+    from nbflow.engine.executors import Executor
+    from nbflow.session.futures import TaskFuture
+    from nbflow.store.tasks import TaskTables
+
+CLOCK = Clock()
+"""The clock retries sleep on; tests replace it (``monkeypatch.setattr(runs, "CLOCK", ...)``)."""
+
+_LOCAL = ("inprocess", "threads")
+_tables: dict[int, tuple[Any, TaskTables]] = {}
+_tables_lock = threading.Lock()
+
+
+def task_tables(store: Any) -> TaskTables:
+    """The ``TaskTables`` of ``store`` (one per store object)."""
+    entry = _tables.get(id(store))
+    if entry is None or entry[0] is not store:
+        from nbflow.store.tasks import TaskTables
+
+        with _tables_lock:
+            entry = _tables[id(store)] = (store, TaskTables(store))
+    return entry[1]
+
+
+def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as the store shows them: plain JSON values as they are, others as short text."""
+    return {k: _plain(v) for k, v in params.items()}
+
+
+def _plain(v: Any, depth: int = 0) -> Any:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v if not isinstance(v, str) or len(v) <= 1000 else v[:1000] + "..."
+    if depth < 3 and isinstance(v, (list, tuple)) and len(v) <= 100:
+        return [_plain(x, depth + 1) for x in v]
+    if depth < 3 and isinstance(v, dict) and len(v) <= 100:
+        return {str(k): _plain(x, depth + 1) for k, x in v.items()}
+    text = repr(v)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class RunScope:
+    """One run of a flow (``kind="flow"``) or of a task called outside a flow (``kind="task"``).
+
+    Responsibilities: emit the run's events through the session's hooks; hand out unique step
+    names; own the executor that ``submit``/``map`` use and the futures made in the run; carry
+    the cancel flag a timeout or ``KeyboardInterrupt`` sets.
+    """
+
+    def __init__(self, session: Any, *, kind: str, name: str, parameters: Mapping[str, Any],
+                 executor: str = "threads", max_workers: int | None = None,
+                 parent: RunScope | None = None) -> None:
+        self.session = session
+        self.kind = kind
+        self.name = name
+        self.parameters = dict(parameters)
+        self.store = session.store  # opening the store subscribes it to the hooks
+        self.run_id: str = session.new_run_id()
+        self.emit: Callable[[Event], None] = session.hooks.emit
+        self.executor_spec = executor
+        self.max_workers = max_workers
+        self.parent = parent
+        self.cancel = threading.Event()
+        self.futures: list[TaskFuture] = []
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._executor: Executor | None = None
+        self._drivers: ThreadPoolExecutor | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return CLOCK
+
+    @property
+    def tables(self) -> TaskTables:
+        return task_tables(self.store)
+
+    # ------------------------------------------------------------------ events
+    def start(self, tags: Mapping[str, Any] | None = None) -> None:
+        data: dict[str, Any] = {"kind": self.kind, "name": self.name,
+                                "parameters": jsonable(self.parameters)}
+        parent = self.parent.run_id if self.parent is not None else os.environ.get("NBFLOW_RUN_ID")
+        if parent:
+            data["parent_run_id"] = parent
+        if tags:
+            data["tags"] = dict(tags)
+        self.emit(Event(EventKind.RUN_STARTED, self.run_id, data=data))
+
+    def finish(self, state: State, error: str | None = None) -> None:
+        self.emit(Event(EventKind.RUN_FINISHED, self.run_id, state=state,
+                        data={"error": error} if error else {}))
+
+    def flush(self) -> None:
+        """Block until every event of the run is committed."""
+        self.store.flush()
+
+    # ------------------------------------------------------------------ steps
+    def step_name(self, task: str) -> str:
+        """``task`` for its first step in the run, then ``task-1``, ``task-2``, ..."""
+        with self._lock:
+            n = self._counts.get(task, 0)
+            self._counts[task] = n + 1
+        return task if n == 0 else f"{task}-{n}"
+
+    def track(self, future: TaskFuture) -> None:
+        with self._lock:
+            self.futures.append(future)
+
+    # ------------------------------------------------------------------ executors
+    @property
+    def remote(self) -> bool:
+        """Whether task bodies run elsewhere (processes, Dask) while this process drives them."""
+        return self.executor_spec.partition("://")[0] not in _LOCAL
+
+    def executor(self) -> Executor:
+        """The executor ``submit``/``map`` use (made on first use, shut down when the run ends)."""
+        ex = self._executor
+        if ex is None:
+            from nbflow.engine.executors import make_executor
+
+            with self._lock:
+                if self._executor is None:
+                    spec = "threads" if self.executor_spec == "inprocess" else self.executor_spec
+                    self._executor = make_executor(spec, self.max_workers)
+                ex = self._executor
+        return ex
+
+    def drivers(self) -> ThreadPoolExecutor:
+        """Local threads that drive remote steps (retries, events) while they run remotely."""
+        with self._lock:
+            if self._drivers is None:
+                self._drivers = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nbflow-driver")
+            return self._drivers
+
+    def wait_all(self) -> None:
+        """Wait for every future made in the run (a flow ends only when its steps have)."""
+        i = 0
+        while True:
+            with self._lock:
+                pending = self.futures[i:]
+                i = len(self.futures)
+            if not pending:
+                return
+            for f in pending:
+                f.wait_quietly()
+
+    def close(self) -> None:
+        if self._drivers is not None:
+            self._drivers.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=not self.cancel.is_set())
+            self._executor = None
+
+
+__all__ = ["CLOCK", "RunScope", "jsonable", "task_tables"]

@@ -1,0 +1,207 @@
+"""The step runner: one task call inside a run, from inputs to events, cache, slots and retries."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.states import State
+from nbflow.core.tasks import CacheEntry
+from nbflow.engine.caching import (UnhashableInput, cache_key, dumps_result, expires_at,
+                                   loads_result)
+from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
+from nbflow.errors import NbflowWarning, RunCancelled, TaskError
+from nbflow.session.context import StepContext, _step
+from nbflow.session.futures import Outcome, TaskFuture, find_futures, resolve
+
+if TYPE_CHECKING:
+    from nbflow.session.runs import RunScope
+    from nbflow.session.tasks import Task
+
+_STARTED = EventKind.STEP_STARTED
+_FINISHED = EventKind.STEP_FINISHED
+_RETRYING = EventKind.STEP_RETRYING
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message`` as the store and ``nbflow run show`` print an error."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def has_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    for a in args:
+        if isinstance(a, TaskFuture) or type(a) in (list, tuple, dict, set, frozenset):
+            return True
+    for a in kwargs.values():
+        if isinstance(a, TaskFuture) or type(a) in (list, tuple, dict, set, frozenset):
+            return True
+    return False
+
+
+def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
+             kwargs: dict[str, Any], *, refresh: bool = False,
+             future: TaskFuture | None = None) -> Outcome:
+    """Run one step of ``task`` in ``scope`` and return how it ended (never raises ``Exception``).
+
+    Futures among the inputs are waited for and replaced by their values; their steps become
+    the step's ``upstream``. A failed upstream skips the step. Then: the cache, the concurrency
+    slots of the task's tags, and the attempt loop (events for every attempt and retry).
+    """
+    spec = task.spec
+    emit = scope.emit
+    run_id = scope.run_id
+    base: dict[str, Any] = {"kind": "task", "task": spec.name}
+
+    if has_futures(args, kwargs):
+        upstream: list[TaskFuture] = []
+        find_futures(args, upstream)
+        find_futures(kwargs, upstream)
+        if upstream:
+            base["upstream"] = list(dict.fromkeys(f.step for f in upstream))
+            for f in upstream:
+                out = f.outcome()
+                if not out.ok:
+                    error = TaskError(
+                        f"Step {step!r} did not run: its input from step {f.step!r} ended "
+                        f"{out.state.value}" + (f" ({describe(out.error)})" if out.error else "")
+                        + ".", step=step, run_id=run_id)
+                    emit(Event(_FINISHED, run_id, step, State.SKIPPED,
+                               {**base, "attempt": 0, "error": str(error)}))
+                    return Outcome(State.SKIPPED, error=error, run_id=run_id, step=step)
+            args = resolve(args)
+            kwargs = resolve(kwargs)
+
+    if scope.cancel.is_set():
+        error = RunCancelled(f"Step {step!r} did not start: run {run_id} was cancelled.")
+        emit(Event(_FINISHED, run_id, step, State.CANCELLED, {**base, "attempt": 0,
+                                                                "error": str(error)}))
+        return Outcome(State.CANCELLED, error=error, run_id=run_id, step=step)
+
+    key = None
+    if spec.cache is not None:
+        key = _lookup_key(task, step, args, kwargs)
+        if key is not None and not (refresh or spec.refresh_cache):
+            entry = scope.tables.get_entry(key)
+            if entry is not None and entry.valid_at(time.time()):
+                value = loads_result(entry.payload)
+                emit(Event(_FINISHED, run_id, step, State.CACHED,
+                           {**base, "attempt": 0, "cached_from": entry.run_id}))
+                return Outcome(State.CACHED, value, run_id=run_id, step=step)
+
+    slots: list[int] = []
+    if spec.tags:
+        limited = scope.tables.limited(spec.tags)
+        if limited:
+            slots = scope.tables.acquire(sorted(limited), run_id=run_id, step=step,
+                                         cancel=scope.cancel)
+    try:
+        return _attempts(scope, task, step, args, kwargs, base, key, future)
+    finally:
+        if slots:
+            scope.tables.release(slots)
+
+
+def _lookup_key(task: Task, step: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    try:
+        arguments = task.bind(args, kwargs)
+    except TypeError:
+        return None  # a wrong call: the attempt raises the TypeError and the step fails
+    try:
+        return cache_key(task.spec, arguments)
+    except UnhashableInput as e:
+        warnings.warn(f"Step {step!r} of task {task.spec.name!r} is not cached: {e} Caching is "
+                      "off for this call; pass hashable inputs or give the task a cache key "
+                      "function (cache=lambda args: ...).", NbflowWarning, stacklevel=5)
+        return None
+
+
+def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
+              kwargs: dict[str, Any], base: dict[str, Any], key: str | None,
+              future: TaskFuture | None) -> Outcome:
+    spec = task.spec
+    emit = scope.emit
+    run_id = scope.run_id
+    remote = scope.remote and future is not None
+    started = time.perf_counter()
+
+    def attempt(n: int) -> Any:
+        emit(Event(_STARTED, run_id, step, State.RUNNING, {**base, "attempt": n}))
+        if future is not None:
+            future._set_state(State.RUNNING)
+        token = _step.set(StepContext(scope, step, spec.name, n, spec.fn, args, kwargs))
+        try:
+            if remote:
+                return _remote_call(scope, spec.fn, args, kwargs, spec.timeout, spec.name)
+            return call_with_timeout(spec.fn, args, kwargs, spec.timeout, name=spec.name)
+        finally:
+            _step.reset(token)
+
+    def on_retry(n: int, error: BaseException, delay: float) -> None:
+        emit(Event(_RETRYING, run_id, step, State.RETRYING,
+                   {**base, "attempt": n, "error": describe(error), "delay": round(delay, 6)}))
+        if future is not None:
+            future._set_state(State.RETRYING)
+
+    try:
+        value, n = attempt_loop(attempt, spec.retry, on_retry=on_retry, clock=scope.clock,
+                                cancel=scope.cancel)
+    except Exception as e:  # noqa: BLE001 - the step's failure becomes its state
+        n = getattr(e, "nbflow_attempts", 1)
+        state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
+        emit(Event(_FINISHED, run_id, step, state, {
+            **base, "attempt": n, "error": describe(e),
+            "duration": round(time.perf_counter() - started, 6)}))
+        return Outcome(state, error=e, run_id=run_id, step=step, attempts=n)
+    except BaseException as e:  # KeyboardInterrupt: record it, then let it stop the caller
+        scope.cancel.set()
+        emit(Event(_FINISHED, run_id, step, State.CANCELLED,
+                   {**base, "error": describe(e) or "interrupted"}))
+        raise
+    emit(Event(_FINISHED, run_id, step, State.SUCCEEDED, {
+        **base, "attempt": n, "duration": round(time.perf_counter() - started, 6)}))
+    if key is not None or spec.persist:
+        _save(scope, task, step, key, value)
+    return Outcome(State.SUCCEEDED, value, run_id=run_id, step=step, attempts=n)
+
+
+def _save(scope: RunScope, task: Task, step: str, key: str | None, value: Any) -> None:
+    try:
+        payload = dumps_result(value)
+    except Exception as e:  # noqa: BLE001 - any pickling failure
+        warnings.warn(f"The result of step {step!r} of task {task.spec.name!r} cannot be pickled "
+                      f"({e}); it is not cached.", NbflowWarning, stacklevel=4)
+        return
+    now = time.time()
+    if key is None:  # persist=True without a cache: keep the result under the step's id
+        key = result_key(scope.run_id, step)
+    scope.tables.put_entry(CacheEntry(key=key, task=task.spec.name, payload=payload,
+                                      created_at=now, expires_at=expires_at(task.spec, now),
+                                      run_id=scope.run_id, step=step))
+
+
+def result_key(run_id: str, step: str) -> str:
+    """The key a persisted (uncached) result is stored under."""
+    return "result:" + hashlib.blake2b(f"{run_id}/{step}".encode(), digest_size=16).hexdigest()
+
+
+def _remote_call(scope: RunScope, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 timeout: float | None, name: str) -> Any:
+    fut: Future[Any] = scope.executor().submit(fn, *args, **kwargs)
+    try:
+        return fut.result(timeout)
+    except FutureTimeout:
+        if not fut.done():
+            fut.cancel()
+            raise TaskTimeout(
+                f"Task {name!r} timed out after {timeout:g} s; raise its timeout= or make it "
+                "faster.", step=name) from None
+        raise
+
+
+__all__ = ["describe", "result_key", "run_step"]

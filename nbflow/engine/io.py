@@ -61,8 +61,7 @@ class _Files:
 
     def write(self, relpath: str, payload: bytes) -> str:
         if self.local:
-            folder, _, name = relpath.rpartition("/")
-            folder = f"{self.base}/{folder}"
+            folder, _, name = f"{self.base}/{relpath}".rpartition("/")
             if folder not in self._dirs:
                 os.makedirs(folder, exist_ok=True)
                 self._dirs.add(folder)
@@ -94,7 +93,7 @@ class _Files:
 
 
 class PickleIO:
-    """Any picklable value, as ``<base>/<asset>/<data version>.pkl``."""
+    """Any picklable value, as ``<base>/<asset>.<data version>.pkl``."""
 
     name = "pickle"
 
@@ -110,7 +109,7 @@ class PickleIO:
                 f"cannot store ({exc}). Return plain data (or a DataFrame with io='parquet').",
                 asset=asset) from None
         version = data_version(payload)
-        return Stored(self.files.write(f"{asset}/{version}.pkl", payload), version, describe(value))
+        return Stored(self.files.write(f"{asset}.{version}.pkl", payload), version, describe(value))
 
     def load(self, uri: str) -> Any:
         return pickle.loads(self.files.read(uri))
@@ -140,7 +139,7 @@ class ParquetIO:
                 "use io='pickle' for it.", asset=asset) from None
         payload = buf.getvalue()
         version = data_version(payload)
-        return Stored(self.files.write(f"{asset}/{version}.parquet", payload), version, describe(value))
+        return Stored(self.files.write(f"{asset}.{version}.parquet", payload), version, describe(value))
 
     def load(self, uri: str) -> Any:
         import pandas as pd

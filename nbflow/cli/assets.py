@@ -1,0 +1,217 @@
+"""Asset commands: materialize, status, assets, runs, run show."""
+
+from __future__ import annotations
+
+import importlib
+import runpy
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from nbflow.cli.output import console, seconds, styled, when
+from nbflow.core.events import Event, EventKind
+from nbflow.core.registry import default_registry
+from nbflow.errors import DefinitionError
+from nbflow.session import Session, get_session
+
+_MAX_ROWS = 50
+
+
+def load_definitions(file: str | None, module: str | None) -> None:
+    """Import the assets of ``-f FILE.py`` or ``-m MODULE`` into the default registry."""
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            raise click.UsageError(f"No such file: {file}. Pass -f with the path of a .py file that defines assets.")
+        sys.path.insert(0, str(path.resolve().parent))
+        try:
+            runpy.run_path(str(path), run_name=path.stem)
+        except SyntaxError as exc:
+            raise DefinitionError(f"{file} line {exc.lineno}: {exc.msg}; fix the syntax error.") from None
+    if module:
+        sys.path.insert(0, ".")
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise click.UsageError(f"Cannot import module {module!r} ({exc}). Run from the folder "
+                                   "that holds it, or pass -f FILE.py.") from None
+
+
+def definitions_options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("-m", "--module", help="Python module that defines the assets.")(fn)
+    fn = click.option("-f", "--file", "file", type=click.Path(dir_okay=False),
+                      help="Python file that defines the assets.")(fn)
+    return fn
+
+
+@click.command()
+@click.argument("selection", default="*")
+@definitions_options
+@click.option("--force", is_flag=True, help="Recompute even fresh assets.")
+@click.option("--executor", default=None, help="inprocess (default), threads, processes, dask or dask://HOST:PORT.")
+@click.option("--max-workers", type=int, default=None, help="Parallel steps for threads/processes.")
+def materialize(selection: str, file: str | None, module: str | None, force: bool,
+                executor: str | None, max_workers: int | None) -> int:
+    """Materialise the assets in SELECTION (default: all).
+
+    Example: nbflow materialize 'orders+' -f pipeline.py
+    """
+    if not file and not module:
+        raise click.UsageError("Say where the assets are defined: -f FILE.py or -m MODULE.")
+    load_definitions(file, module)
+    session = get_session()
+    from nbflow.session import select_names
+
+    total = len(select_names(session.registry.graph(), selection))
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]materialising[/]"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    bar = progress.add_task("run", total=total, step="")
+
+    def on_event(e: Event) -> None:
+        if e.kind is EventKind.STEP_STARTED:
+            progress.update(bar, step=e.step)
+        elif e.kind is EventKind.STEP_FINISHED:
+            progress.advance(bar)
+
+    unsubscribe = session.hooks.subscribe(on_event)
+    try:
+        with progress:
+            result = session.materialize(selection, force=force, executor=executor, max_workers=max_workers)
+    finally:
+        unsubscribe()
+    table = Table(title=f"run {result.run_id}: {result.state.value} in {seconds(result.duration)}",
+                  title_justify="left")
+    table.add_column("asset")
+    table.add_column("state")
+    table.add_column("error", overflow="fold")
+    rows = list(result.states.items())
+    shown = rows if len(rows) <= _MAX_ROWS else [r for r in rows if r[0] in result.errors][:_MAX_ROWS]
+    for name, state in shown:
+        table.add_row(name, styled(state), result.errors.get(name, {}).get("message", ""))
+    console.print(table)
+    if len(shown) < len(rows):
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(result.summary().items()))
+        console.print(f"{len(rows)} steps: {counts}")
+    for name, err in result.errors.items():
+        if err.get("traceback"):
+            console.print(f"\n[bold red]{name}[/] failed:\n{err['traceback'].rstrip()}", markup=True)
+            break
+    return 0 if result.ok else 1
+
+
+@click.command()
+@click.argument("selection", default="*")
+@definitions_options
+def status(selection: str, file: str | None, module: str | None) -> int:
+    """Show each asset: fresh, stale (and why), missing or failed, with its last materialisation.
+
+    Example: nbflow status -f pipeline.py
+    """
+    load_definitions(file, module)
+    session = get_session()
+    table = Table()
+    for col in ("asset", "status", "reason", "last materialised", "run", "duration", "deployment run"):
+        table.add_column(col, overflow="fold")
+    if not len(session.registry):
+        known = session.store.latest_materializations()
+        if not known:
+            console.print("No assets defined and none materialised yet. Pass -f FILE.py or -m MODULE.")
+            return 0
+        for name, m in sorted(known.items()):
+            table.add_row(name, "-", "definitions not loaded (pass -f FILE.py)", when(m.ts),
+                          m.run_id, seconds(m.duration), "-")
+    for s in session.status(selection):
+        last = s.last
+        table.add_row(s.name, styled(s.status), s.reason or "", when(last.ts if last else None),
+                      last.run_id if last else "-", seconds(last.duration if last else None),
+                      s.deployment_run_id or "-")
+    console.print(table)
+    return 0
+
+
+@click.command()
+@definitions_options
+def assets(file: str | None, module: str | None) -> int:
+    """List the defined assets with their upstream assets, group and I/O manager.
+
+    Example: nbflow assets -f pipeline.py
+    """
+    load_definitions(file, module)
+    graph = default_registry().graph()
+    if not len(graph):
+        console.print("No assets defined. Pass -f FILE.py or -m MODULE.")
+        return 0
+    table = Table()
+    for col in ("asset", "upstream", "group", "io", "tags", "description"):
+        table.add_column(col, overflow="fold")
+    for name in graph.order:
+        spec = graph.specs[name]
+        table.add_row(name, ", ".join(graph.upstream[name]) or "-", spec.group, spec.io,
+                      ", ".join(f"{k}={v}" for k, v in spec.tags.items()) or "-",
+                      (spec.description or "").split("\n")[0])
+    console.print(table)
+    return 0
+
+
+@click.command()
+@click.option("--limit", default=20, show_default=True, help="How many runs to show.")
+@click.option("--state", default=None, help="Only runs in this state (e.g. FAILED).")
+@click.option("--deployment", default=None, help="Only runs of this deployment.")
+def runs(limit: int, state: str | None, deployment: str | None) -> int:
+    """List recent runs, newest first.
+
+    Example: nbflow runs --state FAILED --limit 5
+    """
+    session: Session = get_session()
+    table = Table()
+    for col in ("run", "kind", "name", "state", "started", "duration", "steps", "deployment"):
+        table.add_column(col, overflow="fold")
+    records = session.runs(limit=limit, state=state, deployment=deployment)
+    for r in records:
+        table.add_row(r.run_id, r.kind, r.name or "-", styled(r.state), when(r.started_at),
+                      seconds(r.duration), str(len(r.steps)), r.deployment or "-")
+    if not records:
+        console.print("No runs yet.")
+        return 0
+    console.print(table)
+    return 0
+
+
+@click.group()
+def run() -> None:
+    """Inspect one run."""
+
+
+@run.command("show")
+@click.argument("run_id")
+def run_show(run_id: str) -> int:
+    """Show a run's steps, states, durations and errors (a unique id prefix is enough).
+
+    Example: nbflow run show 3f2a
+    """
+    r = get_session().get_run(run_id)
+    console.print(f"[bold]run {r.run_id}[/]  {r.kind}  {r.name or ''}")
+    console.print(f"state {styled(r.state)}  started {when(r.started_at)}  "
+                  f"duration {seconds(r.duration)}" + (f"  deployment {r.deployment}" if r.deployment else ""))
+    if r.parameters:
+        console.print("parameters " + ", ".join(f"{k}={v!r}" for k, v in r.parameters.items()))
+    if r.output_path:
+        console.print(f"output {r.output_path}")
+    if r.error:
+        console.print(f"[red]error[/] {r.error}")
+    table = Table()
+    for col in ("step", "state", "attempts", "started", "duration", "upstream", "error"):
+        table.add_column(col, overflow="fold")
+    for s in r.steps:
+        table.add_row(s.name, styled(s.state), str(s.attempts), when(s.started_at),
+                      seconds(s.duration), ", ".join(s.upstream) or "-", s.error or "")
+    console.print(table)
+    return 0
+
+
+COMMANDS = [materialize, status, assets, runs, run]

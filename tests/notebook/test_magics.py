@@ -1,0 +1,158 @@
+"""Magics through IPython's in-process test shell: %%asset, %materialize, %nbflow status."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+from IPython.core.error import UsageError
+
+from nbflow.notebook.cell_assets import CellError
+
+
+@pytest.fixture
+def ip(session: Any) -> Iterator[Any]:
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "nbflow")
+    before = set(shell.user_ns)
+    yield shell
+    for name in set(shell.user_ns) - before:
+        shell.user_ns.pop(name, None)
+
+
+def run(ip: Any, cell: str) -> Any:
+    """Run a cell; re-raise what it raised so tests can assert on it."""
+    result = ip.run_cell(cell)
+    if not result.success:
+        raise result.error_in_exec or result.error_before_exec
+    return result.result
+
+
+def statuses(session: Any) -> dict[str, tuple[str, str | None]]:
+    return {s.name: (s.status, s.reason) for s in session.status()}
+
+
+def test_cell_asset_runs_binds_and_records(ip: Any, session: Any) -> None:
+    run(ip, "%%asset raw\n[3, -1, 4]")
+    value = run(ip, "%%asset clean --group sales --tags owner=ana\nkept = [x for x in raw if x > 0]\nkept")
+    assert value == [3, 4]
+    assert ip.user_ns["clean"] == [3, 4]
+    graph = session.registry.graph()
+    assert graph.upstream["clean"] == ("raw",)
+    spec = graph.specs["clean"]
+    assert (spec.kind, spec.group, dict(spec.tags)) == ("cell", "sales", {"owner": "ana"})
+    assert session.load("clean") == [3, 4]
+    assert statuses(session) == {"raw": ("fresh", None), "clean": ("fresh", None)}
+    runs = session.runs(limit=5)
+    assert {r.steps[-1].name for r in runs} == {"raw", "clean"}
+
+
+def test_names_assigned_before_reading_shadow_assets(ip: Any, session: Any) -> None:
+    run(ip, "%%asset raw\n1")
+    run(ip, "%%asset other\nraw = 10\nraw * 2")
+    assert session.registry.graph().upstream["other"] == ()
+    assert ip.user_ns["other"] == 20
+
+
+def test_edited_cell_makes_it_and_downstream_stale(ip: Any, session: Any) -> None:
+    run(ip, "%%asset raw\n[1, 2]")
+    run(ip, "%%asset total\nsum(raw)")
+    run(ip, "%%asset report\nf'total={total}'")
+    run(ip, "%%asset raw --define-only\n[1, 2, 3]")
+    found = statuses(session)
+    assert found["raw"] == ("stale", "code changed")
+    assert found["total"][0] == "stale" and "raw" in (found["total"][1] or "")
+    assert found["report"][0] == "stale"
+    run(ip, "%%asset raw\n[1, 2, 3]")
+    found = statuses(session)
+    assert found["raw"] == ("fresh", None)
+    assert found["total"] == ("stale", "upstream 'raw' changed")
+
+
+def test_missing_upstream_is_built_first_and_stale_upstream_used_with_a_note(
+        ip: Any, session: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(ip, "%%asset base --define-only\n5")
+    run(ip, "%%asset double\nbase * 2")
+    assert ip.user_ns["double"] == 10
+    assert statuses(session)["base"] == ("fresh", None)
+    run(ip, "%%asset base --define-only\n6")            # now stale: code changed
+    capsys.readouterr()
+    run(ip, "%%asset double\nbase * 2")
+    out = capsys.readouterr().out
+    assert "upstream 'base' is stale (code changed)" in out
+    assert ip.user_ns["double"] == 10                   # the stale value was used as is
+
+
+def test_var_picks_the_value_and_binds_both(ip: Any, session: Any) -> None:
+    run(ip, "%%asset numbers --var xs\nxs = list(range(4))\nprint('made')")
+    assert ip.user_ns["numbers"] == [0, 1, 2, 3] == ip.user_ns["xs"]
+
+
+def test_user_exception_shows_the_users_traceback(ip: Any, session: Any) -> None:
+    with pytest.raises(CellError) as info:
+        run(ip, "%%asset boom\nx = 1\nx / 0")
+    rendered = "\n".join(info.value._render_traceback_())
+    assert "ZeroDivisionError: division by zero" in rendered
+    assert "x / 0" in rendered
+    assert "nbflow/engine" not in rendered
+    assert statuses(session)["boom"][0] == "failed"
+
+
+USAGE = [
+    ("bad name", "%%asset 2bad\n1", "not a Python identifier"),
+    ("no value", "%%asset nothing\nx = 1", "does not end with an expression"),
+    ("unknown deps", "%%asset a --deps nope\n1", "'nope', which is not a defined asset"),
+    ("bad tags", "%%asset a --tags owner\n1", "not KEY=VALUE"),
+    ("syntax error", "%%asset a\nx = (", "syntax error on line 1"),
+    ("unknown option", "%%asset a --frobnicate\n1", "unrecognized arguments"),
+    ("bad selection", "%materialize nope --wait", "names no asset 'nope'"),
+    ("bad status command", "%nbflow frob", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("cell,match", [c[1:] for c in USAGE], ids=[c[0] for c in USAGE])
+def test_magic_errors_are_one_line_usage_errors(ip: Any, session: Any, cell: str, match: str) -> None:
+    with pytest.raises(UsageError) as info:
+        run(ip, cell)
+    assert match in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_upstream_failure_is_a_usage_error_naming_it(ip: Any, session: Any) -> None:
+    run(ip, "%%asset src --define-only\n1 / 0")
+    with pytest.raises(UsageError, match="upstream 'src' failed"):
+        run(ip, "%%asset use\nsrc + 1")
+
+
+def test_materialize_wait_and_status_tables(ip: Any, session: Any) -> None:
+    run(ip, "%%asset a --define-only\n1")
+    run(ip, "%%asset b --define-only\na + 1")
+    table = ip.run_line_magic("materialize", "b+ --wait")
+    assert [r[:2] for r in table.rows] == [("b", "FAILED")]   # 'a' was never materialised
+    table = ip.run_line_magic("materialize", "* --wait")
+    assert [r[:2] for r in table.rows] == [("a", "SUCCEEDED"), ("b", "SUCCEEDED")]
+    assert ip.user_ns["b"] == 2
+    status = ip.run_line_magic("nbflow", "status")
+    assert [r[:2] for r in status.rows] == [("a", "fresh"), ("b", "fresh")]
+    assert "<table" in status._repr_html_() and "b" in repr(status)
+
+
+def test_materialize_runs_in_the_background(ip: Any, session: Any) -> None:
+    import threading
+    import time
+
+    run(ip, "import threading\ngate = threading.Event()")
+    run(ip, "%%asset slow --define-only\ngate.wait(10)\n'done'")
+    assert ip.run_line_magic("materialize", "slow") is None   # returns at once
+    assert "slow" not in ip.user_ns or ip.user_ns["slow"] != "done"
+    ip.user_ns["gate"].set()
+    deadline = time.monotonic() + 10
+    while ip.user_ns.get("slow") != "done" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ip.user_ns["slow"] == "done"
+    for t in threading.enumerate():
+        if t.name == "nbflow-materialize":
+            t.join(5)
+            assert not t.is_alive()

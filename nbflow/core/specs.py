@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import keyword
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -31,7 +32,7 @@ def check(fn: Callable[[Any], Any], *, name: str | None = None, severity: str = 
         raise DefinitionError(
             f"Check severity {severity!r} is not one of {', '.join(SEVERITIES)}; "
             "use 'warn' to record only or 'error' to block downstream assets.")
-    label = name or getattr(fn, "__name__", "check")
+    label = name or str(getattr(fn, "__name__", "check"))
     if label == "<lambda>":
         raise DefinitionError("A check made from a lambda needs a name: nf.check(lambda v: ..., name='positive').")
     return CheckSpec(fn=fn, name=label, severity=severity, description=description)
@@ -80,6 +81,10 @@ def _params(fn: Callable[..., Any]) -> tuple[Param, ...]:
             raise DefinitionError(
                 f"Asset function {fn.__name__!r} takes *{p.name}; an asset's parameters must "
                 "each name one upstream asset (or have a default).")
+        if p.kind is p.POSITIONAL_ONLY:  # upstream values are passed by name
+            raise DefinitionError(
+                f"Asset function {fn.__name__!r} takes {p.name!r} as positional-only; upstream "
+                "values are passed by name, so remove the '/'.")
         out.append(Param(p.name, p.default is not p.empty))
     return tuple(out)
 
@@ -98,8 +103,14 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
         raise DefinitionError(
             f"Asset name {label!r} is not a Python identifier; downstream parameters refer to "
             "assets by name, so use letters, digits and underscores.")
+    if keyword.iskeyword(label):  # no parameter can name it, and 'and'/'or'/'not' are selection words
+        raise DefinitionError(f"Asset name {label!r} is a Python keyword; choose another name.")
     if isinstance(deps, str):
         deps = [d.strip() for d in deps.split(",") if d.strip()]
+    deps = [d.name if isinstance(d, AssetSpec) else d for d in deps]
+    for d in deps:
+        if not isinstance(d, str):
+            raise DefinitionError(f"deps of asset {label!r} must be asset names or assets, got {d!r}.")
     if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise DefinitionError(f"Tags of asset {label!r} must map strings to strings, got {dict(tags)!r}.")
     if not isinstance(retries, int) or retries < 0:

@@ -83,6 +83,7 @@ deployments = Table(
     Column("paused", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("cursor", Float),
 )
 
 ticks = Table(

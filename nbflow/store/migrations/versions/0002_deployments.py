@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
+        sa.Column("cursor", sa.Float),  # the last schedule tick the scheduler has dealt with
     )
     op.create_table(
         "ticks",

@@ -1,0 +1,169 @@
+"""One deployment run, start to end: claim, events, attempts with retries, the executed notebook.
+
+Shared by ``trigger`` (in the caller's process) and the scheduler (in its worker threads).
+The notebook runs through ``execute_notebook`` locally or on a Dask worker; either way this
+process records RUN_STARTED / RUN_FINISHED and keeps the run's heartbeat.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from nbflow.core.events import Event, EventKind
+from nbflow.core.states import State
+from nbflow.deploy.execute import ExecutionRequest, ExecutionResult, execute_notebook
+
+if TYPE_CHECKING:
+    from nbflow.core.records import RunRecord
+    from nbflow.deploy.deployments import Deployment
+    from nbflow.session import Session
+    from nbflow.store.deployments import DeploymentStore
+
+Execute = Callable[[ExecutionRequest, "threading.Event | None"], ExecutionResult]
+
+
+def owner_tags() -> dict[str, Any]:
+    """Who runs a run: host and pid, so a dead local owner is noticed at once."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def output_path(session: Session, deployment: str, run_id: str) -> Path:
+    return Path(session.settings.home) / "runs" / deployment / f"{run_id}.ipynb"
+
+
+def claim_run(session: Session, ds: DeploymentStore, dep: Deployment, scheduled_at: float,
+              values: Mapping[str, Any], *, tick: bool, trigger: str) -> str:
+    """Insert the PENDING run for (deployment, scheduled_at); '' if that tick is already taken."""
+    from nbflow.deploy.deployments import plain
+
+    run_id = session.new_run_id()
+    ok = ds.claim(run_id, deployment=dep.name, scheduled_at=scheduled_at, parameters=plain(values),
+                  output_path=str(output_path(session, dep.name, run_id)),
+                  tags={"trigger": trigger, **owner_tags()}, tick=tick)
+    return run_id if ok else ""
+
+
+def kernel_env(session: Session, dep: Deployment, run_id: str) -> dict[str, str]:
+    s = session.settings
+    env = {"NBFLOW_RUN_ID": run_id, "NBFLOW_DEPLOYMENT": dep.name, "NBFLOW_HOME": str(s.home),
+           "NBFLOW_DATABASE_URL": s.url}
+    if s.storage:
+        env["NBFLOW_STORAGE"] = s.storage
+    return env
+
+
+def local_execute(request: ExecutionRequest, cancel: threading.Event | None) -> ExecutionResult:
+    return execute_notebook(request, cancel=cancel)
+
+
+def dask_execute(address: str) -> Execute:
+    """Run the notebook on a worker of the Dask scheduler at ``address`` (dask://HOST:PORT)."""
+
+    def run(request: ExecutionRequest, cancel: threading.Event | None) -> ExecutionResult:
+        from distributed import Client
+
+        with Client(address.removeprefix("dask://"), timeout=30,
+                    set_as_default=False) as client:
+            future = client.submit(execute_notebook, request, pure=False)
+            while True:
+                try:
+                    return future.result(timeout=0.5)
+                except TimeoutError:
+                    if cancel is not None and cancel.is_set():
+                        future.cancel()
+                        return ExecutionResult(False, request.output_path, 0.0,
+                                               "The run was cancelled.", None, "RunCancelled",
+                                               "cancelled", cancelled=True)
+
+    return run
+
+
+def executor_for(dep: Deployment) -> Execute:
+    return local_execute if dep.executor == "local" else dask_execute(dep.executor)
+
+
+def execute_claimed(
+    session: Session,
+    ds: DeploymentStore,
+    dep: Deployment,
+    run_id: str,
+    values: Mapping[str, Any],
+    *,
+    cancel: threading.Event | None = None,
+    execute: Execute | None = None,
+    scheduled_at: float | None = None,
+    sleep: Callable[[float], bool] | None = None,
+) -> RunRecord:
+    """Run a taken (RUNNING) run to its end and return its record; never raises for a failure."""
+    from nbflow.deploy.deployments import plain
+
+    execute = execute or executor_for(dep)
+    out = output_path(session, dep.name, run_id)
+    session.emit(Event(EventKind.RUN_STARTED, run_id, data={
+        "kind": "deployment", "name": dep.name, "deployment": dep.name,
+        "scheduled_at": scheduled_at, "parameters": plain(values), "output_path": str(out)}))
+    wait = sleep or (lambda seconds: _wait(cancel, seconds))
+    result: ExecutionResult | None = None
+    attempt = 1
+    try:
+        while True:
+            request = ExecutionRequest(
+                notebook=dep.notebook, output_path=str(out), parameters=dict(values),
+                env=kernel_env(session, dep, run_id), kernel=dep.kernel, timeout=dep.timeout,
+                html=dep.html)
+            try:
+                result = execute(request, cancel)
+            except Exception as exc:  # noqa: BLE001 - e.g. the Dask scheduler is unreachable
+                result = ExecutionResult(False, str(out), 0.0,
+                                         f"The notebook could not be started: {type(exc).__name__}: {exc}",
+                                         None, type(exc).__name__, str(exc))
+            if result.ok or result.cancelled or attempt > dep.retries:
+                break
+            if out.exists():  # keep every attempt's notebook
+                out.replace(out.with_name(f"{run_id}.attempt{attempt}.ipynb"))
+            session.emit(Event(EventKind.LOG, run_id, data={
+                "level": "warning", "attempt": attempt, "error": result.error,
+                "message": f"Attempt {attempt} failed ({result.error}); retrying in "
+                           f"{dep.retry_delay:g} s."}))
+            attempt += 1
+            ds.set_attempt(run_id, attempt)
+            if wait(dep.retry_delay):
+                result = ExecutionResult(False, str(out), 0.0, "The run was cancelled between attempts.",
+                                         None, "RunCancelled", "cancelled", cancelled=True)
+                break
+    except BaseException as exc:
+        session.emit(Event(EventKind.RUN_FINISHED, run_id, state=State.CANCELLED,
+                           data={"error": f"{type(exc).__name__}: {exc}", "output_path": str(out)}))
+        session.store.flush()
+        raise
+    state = State.SUCCEEDED if result.ok else State.CANCELLED if result.cancelled else State.FAILED
+    session.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data={
+        "error": result.error, "output_path": result.output_path, "cell_index": result.cell_index,
+        "exception": result.exception, "message": result.message, "attempt": attempt,
+        "duration": result.duration, "timed_out": result.timed_out, "html_path": result.html_path}))
+    session.store.flush()
+    return session.get_run(run_id)
+
+
+def _wait(cancel: threading.Event | None, seconds: float) -> bool:
+    """Sleep ``seconds``; True when ``cancel`` was set meanwhile."""
+    if cancel is None:
+        time.sleep(seconds)
+        return False
+    return cancel.wait(seconds)
+
+
+def failure(session: Session, run_id: str) -> dict[str, Any]:
+    """The failing cell index, exception name and message of a finished deployment run."""
+    for e in reversed(session.store.events(run_id)):
+        if e.kind is EventKind.RUN_FINISHED:
+            return {k: e.data.get(k) for k in ("cell_index", "exception", "message", "timed_out")}
+    return {}
+
+
+__all__ = ["claim_run", "execute_claimed", "failure", "kernel_env", "owner_tags"]

@@ -53,7 +53,7 @@ class LineagePanel(anywidget.AnyWidget):
     engine = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session: Any = None, selection: str = "*", *,
-                 namespace: dict[str, Any] | None = None, layout: str = "auto",
+                 namespace: dict[str, Any] | None = None, layout_engine: str = "auto",
                  **kwargs: Any) -> None:
         built = time.time()
         super().__init__(selection=selection, built_at=built, **kwargs)
@@ -62,11 +62,11 @@ class LineagePanel(anywidget.AnyWidget):
             session = get_session()
         self.session = session
         self.namespace = namespace
-        self._layout_engine = layout
+        self._layout_engine = layout_engine
         self._lock = threading.RLock()
         self._nodes = NodeStates()
         self._shape: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
-        self.layout: Layout | None = None
+        self.graph_layout: Layout | None = None
         self._timer: threading.Timer | None = None
         self._last_push = 0.0
         self._dirty_stamp = 0.0
@@ -107,7 +107,7 @@ class LineagePanel(anywidget.AnyWidget):
         global _told_install
         placed = layout_graph(names, edges, engine=self._layout_engine)
         self._shape = (names, edges)
-        self.layout = placed
+        self.graph_layout = placed
         self._nodes.set_names(names)
         self.engine = placed.engine
         if placed.engine == "layered" and self._layout_engine == "auto" and not _told_install:
@@ -221,7 +221,7 @@ class LineagePanel(anywidget.AnyWidget):
         if store is not None and hasattr(store, "flush"):
             store.flush()
         self.refresh()
-        self.hold_sync_and_set(running=self.runner.busy, message=message)
+        self.hold_sync_and_set(running=self.runner.pending > 0, message=message)
 
     def _bind_values(self, result: Any) -> None:
         ns = self.namespace if self.namespace is not None else _user_namespace()
@@ -342,9 +342,12 @@ def refresh_panels() -> None:
             p.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-def panel(selection: str = "*", *, session: Any = None, layout: str = "auto") -> LineagePanel:
-    """Show the live lineage panel for ``selection`` (every asset by default)."""
-    return LineagePanel(session=session, selection=selection, layout=layout)
+def panel(selection: str = "*", *, session: Any = None, layout_engine: str = "auto") -> LineagePanel:
+    """The live lineage panel for ``selection`` (every asset by default); display it in a cell.
+
+    ``layout_engine`` is ``auto`` (Graphviz ``dot`` when installed), ``dot`` or ``layered``.
+    """
+    return LineagePanel(session=session, selection=selection, layout_engine=layout_engine)
 
 
 __all__ = ["LineagePanel", "describe_asset", "json_safe", "panel", "refresh_panels", "summarize"]

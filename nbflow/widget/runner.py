@@ -51,6 +51,11 @@ class Runner:
     def busy(self) -> bool:
         return not self._idle.is_set()
 
+    @property
+    def pending(self) -> int:
+        """Requests waiting behind the current one."""
+        return self._queue.qsize()
+
     def submit(self, request: RunRequest) -> RunRequest:
         with self._lock:
             self._idle.clear()

@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "get_session": "nbflow.session",
     "load": "nbflow.api",
     "materialize": "nbflow.api",
+    "panel": "nbflow.widget.panel",
     "register_executor": "nbflow.engine.executors",
     "register_io_manager": "nbflow.engine.io",
     "runs": "nbflow.api",

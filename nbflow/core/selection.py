@@ -16,9 +16,10 @@ Positions in errors are 1-based columns of the selection text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 from nbflow.core.graph import Graph, closest
 from nbflow.errors import SelectionError
@@ -382,13 +383,16 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
             raise _unknown_error(graph, node, text)
         return {node.name}
     if isinstance(node, Pattern):
-        return {n for n in specs if fnmatchcase(n, node.pattern)}
+        match = _matcher(node.pattern)
+        return {n for n in specs if match(n)}
     if isinstance(node, All):
         return set(specs)
     if isinstance(node, Group):
-        return {n for n, s in specs.items() if fnmatchcase(s.group, node.group)}
+        match = _matcher(node.group)
+        return {n for n, s in specs.items() if match(s.group)}
     if isinstance(node, Tag):
-        return {n for n, s in specs.items() if _has_tag(s.tags, node.key, node.value)}
+        has = _has_tag(node.key, node.value)
+        return {n for n, s in specs.items() if has(s.tags)}
     if isinstance(node, Lineage):
         base = _evaluate(node.target, graph, text)
         out = set(base)
@@ -407,9 +411,19 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
     raise TypeError(f"not a selection node: {node!r}")
 
 
-def _has_tag(tags: Mapping[str, str], key: str, value: str | None) -> bool:
-    return any(fnmatchcase(k, key) and (value is None or fnmatchcase(v, value))
-               for k, v in tags.items())
+def _has_tag(key: str, value: str | None) -> Callable[[Mapping[str, str]], bool]:
+    if value is None and not _GLOB & set(key):
+        return lambda tags: key in tags
+    key_ok, value_ok = _matcher(key), _matcher(value if value is not None else "*")
+    return lambda tags: any(key_ok(k) and value_ok(v) for k, v in tags.items())
+
+
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """Equality for plain text, a compiled glob for text with ``*`` or ``?``."""
+    if not _GLOB & set(pattern):
+        return lambda text: text == pattern
+    glob = re.compile(translate(pattern))
+    return lambda text: glob.match(text) is not None
 
 
 def _unknown_error(graph: Graph, node: Name, text: str) -> SelectionError:

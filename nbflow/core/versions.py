@@ -22,26 +22,22 @@ def data_version(payload: bytes) -> str:
 
 
 def token(value: Any, _depth: int = 0) -> str | None:
-    """A stable text for plain data (numbers, strings, and tuples/lists/dicts/sets of them).
+    """A stable text for hashable plain data: numbers, strings, bytes, and tuples or frozensets
+    of them.
 
-    ``None`` means the value has no stable token (a module, a function, an object), so it
-    takes no part in a code version.
+    ``None`` means the value takes no part in a code version: modules, functions, objects, and
+    mutable containers (a list a function appends to must not change its version on every call).
     """
     if isinstance(value, _PLAIN):
         return f"{type(value).__name__}:{value!r}"
     if _depth > 4:
         return None
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, tuple):
         parts = [token(v, _depth + 1) for v in value]
-        return None if None in parts else f"{type(value).__name__}[{','.join(parts)}]"  # type: ignore[arg-type]
-    if isinstance(value, (set, frozenset)):
+        return None if None in parts else f"tuple[{','.join(parts)}]"  # type: ignore[arg-type]
+    if isinstance(value, frozenset):
         parts = [token(v, _depth + 1) for v in value]
-        return None if None in parts else f"set[{','.join(sorted(parts))}]"  # type: ignore[type-var, arg-type]
-    if isinstance(value, dict):
-        items = [(token(k, _depth + 1), token(v, _depth + 1)) for k, v in value.items()]
-        if any(k is None or v is None for k, v in items):
-            return None
-        return "dict{" + ",".join(sorted(f"{k}={v}" for k, v in items)) + "}"  # type: ignore[str-bytes-safe]
+        return None if None in parts else f"frozenset[{','.join(sorted(parts))}]"  # type: ignore[type-var, arg-type]
     return None
 
 

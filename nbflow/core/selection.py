@@ -344,13 +344,22 @@ def parse(text: str) -> Node:
         node = parser.selection()
         tok = parser.peek
         if tok.kind != "end":
-            detail = f"expected ',', 'and', 'or' or the end of the selection but found {tok.text!r}"
-            if tok.kind in ("word", "group", "tag", "(", "number", "+"):
-                detail += " (join two selections with ',')"
-            raise _Syntax(tok.position, detail)
+            raise _trailing(tok, parser.tokens[parser.at - 1])
     except _Syntax as e:
         raise _syntax_error(text, e.offset, e.detail) from None
     return node
+
+
+def _trailing(tok: _Token, before: _Token) -> _Syntax:
+    """The error for ``tok`` left over after a whole selection (``before`` precedes it)."""
+    for word in (before, tok):  # "orders AND x" or "NOT orders": a keyword in capitals
+        if word.kind == "word" and word.text.lower() in _KEYWORDS:
+            return _Syntax(word.position, f"{word.text!r} is not a keyword; keywords are lower "
+                                          f"case: write {word.text.lower()!r}")
+    detail = f"expected ',', 'and', 'or' or the end of the selection but found {tok.text!r}"
+    if tok.kind in ("word", "group", "tag", "(", "number", "+"):
+        detail += " (join two selections with ',')"
+    return _Syntax(tok.position, detail)
 
 
 def _syntax_error(text: str, offset: int, detail: str) -> SelectionError:
@@ -428,8 +437,16 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
 
 def _unknown_error(graph: Graph, node: Name, text: str) -> SelectionError:
     hint = closest(node.name, graph.specs)
+    groups = {s.group for s in graph.specs.values()}
+    keys = {k for s in graph.specs.values() for k in s.tags}
     if hint:
         tail = f" Did you mean {hint!r}?"
+    elif node.name in groups:
+        tail = f" Did you mean the group, 'group:{node.name}'?"
+    elif node.name in keys:
+        tail = f" Did you mean the tag, 'tag:{node.name}'?"
+    elif node.name.lower() in _KEYWORDS:
+        tail = f" Did you mean {node.name.lower()!r}? Keywords are lower case."
     elif graph.specs:
         tail = f" The assets are {_listing(graph.order)}."
     else:

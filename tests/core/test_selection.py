@@ -223,6 +223,9 @@ SYNTAX_CASES = [
     ("tag:k=", 7, "expected a tag value after '='"),
     ('tag:k="open', 7, "never closed"),
     ("(a, (b)", 8, "expected ')'"),
+    ("a AND b", 3, "'AND' is not a keyword; keywords are lower case: write 'and'"),
+    ("NOT a", 1, "keywords are lower case: write 'not'"),
+    ("a Or b", 3, "write 'or'"),
 ]
 
 
@@ -262,6 +265,9 @@ UNKNOWN_CASES = [
     ("not custmers", "custmers", "customers", 5),
     ("group:sales and (raw_order)", "raw_order", "raw_orders", 18),
     ("zzz", "zzz", None, 1),
+    ("finance+", "finance", "group:finance", 1),
+    ("owner", "owner", "tag:owner", 1),
+    ("AND", "AND", "and", 1),
 ]
 
 
@@ -278,7 +284,7 @@ def test_unknown_name_suggests_closest(text: str, name: str, suggestion: str | N
     assert err.position == position
     assert text[position - 1:].startswith(name)
     if suggestion:
-        assert message.endswith(f"Did you mean {suggestion!r}?")
+        assert f"Did you mean {suggestion!r}?" in message or f"'{suggestion}'?" in message
     else:
         assert "Did you mean" not in message
         assert all(n in message for n in GRAPH.order), "should list the assets that exist"

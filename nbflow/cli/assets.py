@@ -84,8 +84,8 @@ def materialize(selection: str, file: str | None, module: str | None, force: boo
             result = session.materialize(selection, force=force, executor=executor, max_workers=max_workers)
     finally:
         unsubscribe()
-    table = Table(title=f"run {result.run_id}: {result.state.value} in {seconds(result.duration)}",
-                  title_justify="left")
+    console.print(f"run [bold]{result.run_id}[/]: {styled(result.state)} in {seconds(result.duration)}")
+    table = Table()
     table.add_column("asset")
     table.add_column("state")
     table.add_column("error", overflow="fold")

@@ -1,0 +1,1 @@
+"""The lineage panel: an anywidget showing the asset graph and live run states."""

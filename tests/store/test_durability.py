@@ -10,8 +10,9 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -25,8 +26,16 @@ from nbflow.session import Session
 from nbflow.settings import Settings
 from nbflow.store.schema import events, materializations
 
-from .helpers.procs import (HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, calls, child_env, materialized,
-                            run_chain, start_chain, wait_for)
+from .helpers.procs import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    calls,
+    child_env,
+    materialized,
+    run_chain,
+    start_chain,
+    wait_for,
+)
 
 
 @pytest.fixture

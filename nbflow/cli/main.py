@@ -15,6 +15,7 @@ from nbflow.errors import DefinitionError, NbflowError, ParameterError, Schedule
 # Each area adds its commands in its own module and lists it here (one line each).
 _COMMAND_MODULES = [
     "nbflow.cli.assets",
+    "nbflow.cli.deploy",
 ]
 
 USAGE_ERRORS = (DefinitionError, SelectionError, ParameterError, ScheduleError)

@@ -7,6 +7,7 @@ by name in the run store (deploying an existing name updates it).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,8 @@ from nbflow.deploy.parameters import (
     validate_parameters,
 )
 from nbflow.deploy.schedule import CATCHUP, Schedule, make_schedule
-from nbflow.errors import DeploymentError, ParameterError, ScheduleError
+from nbflow.core.states import State
+from nbflow.errors import DeploymentError, NbflowError, ParameterError, ScheduleError
 
 if TYPE_CHECKING:
     from nbflow.core.records import RunRecord
@@ -289,13 +291,50 @@ def trigger(
     values = run_values(dep, parameters)
     run_id = claim_run(s, ds, dep, time.time(), values, tick=False, trigger="manual")
     if not wait:
+        start_detached(s, run_id)
         return run_id
     if not ds.take(run_id, owner=owner_tags(), limit=None):
         raise DeploymentError(f"Run {run_id} of {name!r} was taken by a scheduler before it started.")
     return execute_claimed(s, ds, dep, run_id, values)
 
 
+def start_detached(session: Session, run_id: str) -> int:
+    """Run a queued run in a background process (``python -m nbflow.deploy RUN_ID``); its pid."""
+    import subprocess
+    import sys
+
+    s = session.settings
+    env = {**os.environ, "NBFLOW_HOME": str(s.home), "NBFLOW_DATABASE_URL": s.url}
+    log_dir = Path(s.home) / "runs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "detached.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nbflow.deploy", run_id], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, close_fds=True)
+    return proc.pid
+
+
+def run_queued(run_id: str, *, session: Session | None = None) -> RunRecord | None:
+    """Take the queued run ``run_id`` and run it here; None when someone else took it."""
+    from nbflow.deploy.runs import execute_claimed, owner_tags
+
+    s, ds = _store(session)
+    record = s.store.get_run(run_id)
+    if record is None or record.deployment is None:
+        raise DeploymentError(f"There is no deployment run {run_id!r}.")
+    dep = get_deployment(record.deployment, session=s)
+    if not ds.take(run_id, owner=owner_tags(), limit=dep.max_concurrency):
+        return None
+    try:
+        values = run_values(dep, record.parameters)
+    except NbflowError as exc:
+        ds.finish_now(run_id, State.FAILED, str(exc))
+        return s.get_run(run_id)
+    scheduled = record.scheduled_at.timestamp() if record.scheduled_at else None
+    return execute_claimed(s, ds, dep, run_id, values, scheduled_at=scheduled)
+
+
 __all__ = [
     "Deployment", "build", "delete_deployment", "deploy", "get_deployment", "list_deployments",
-    "plain", "run_values", "set_paused", "trigger",
+    "plain", "run_queued", "run_values", "set_paused", "start_detached", "trigger",
 ]

@@ -70,11 +70,18 @@ def _check_cron(expr: str) -> str:
 
     text = _ALIASES.get(expr.strip().lower(), expr.strip())
     fields = text.split()
-    if len(fields) != 5 or not croniter.is_valid(text):
+    if len(fields) != 5:
         raise ScheduleError(
-            f"Cron expression {expr!r} is not valid; it needs five fields "
-            "(minute hour day-of-month month day-of-week), e.g. '0 6 * * *' for 06:00 daily."
+            f"Cron expression {expr!r} is not valid: it has {len(fields)} field(s) but needs "
+            "five (minute hour day-of-month month day-of-week), e.g. '0 6 * * *' for 06:00 daily."
         )
+    try:
+        croniter(text)
+    except Exception as exc:  # croniter's errors name the bad field
+        raise ScheduleError(
+            f"Cron expression {expr!r} is not valid ({exc}); e.g. '0 6 * * *' is 06:00 daily "
+            "and '*/15 * * * *' every 15 minutes."
+        ) from None
     return text
 
 

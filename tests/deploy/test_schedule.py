@@ -31,9 +31,9 @@ def test_parse_interval_refuses(text):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"cron": "61 * * * *"}, "not valid"),
-    ({"cron": "* * * *"}, "five fields"),
-    ({"cron": "0 6 * * * *"}, "five fields"),
+    ({"cron": "61 * * * *"}, "out of range"),
+    ({"cron": "* * * *"}, "has 4 field\\(s\\) but needs five"),
+    ({"cron": "0 6 * * * *"}, "needs five"),
     ({"cron": "every day"}, "not valid"),
     ({"cron": "0 0 30 2 *"}, "never fires"),
     ({"cron": "0 6 * * *", "tz": "Mars/Olympus"}, "Time zone 'Mars/Olympus' is unknown"),

@@ -1,0 +1,274 @@
+"""Deployment commands: deploy, deployments, deployment show|pause|resume|delete, trigger, scheduler."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from nbflow.cli.output import console, seconds, styled, when
+
+_EXECUTOR_HELP = "local (default) or dask://HOST:PORT to run the notebook on a Dask worker."
+
+
+def _params(items: tuple[str, ...]) -> dict[str, str]:
+    from nbflow.deploy.parameters import parse_assignments
+
+    return parse_assignments(items)
+
+
+def _zoned(t: Any) -> str:
+    return "-" if t is None else t.strftime("%Y-%m-%d %H:%M %Z")
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option("--name", default=None, help="Deployment name (default: the notebook's file name).")
+@click.option("--cron", default=None, help="Cron expression, e.g. '0 6 * * *'.")
+@click.option("--tz", default=None, help="IANA time zone of the cron expression (default UTC).")
+@click.option("--every", default=None, help="Interval: a number and s, m, h or d, e.g. 15m.")
+@click.option("--manual", is_flag=True, help="No schedule: runs only with `nbflow trigger`.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Default parameter value (repeatable), checked against the parameters cell.")
+@click.option("--catchup", type=click.Choice(["none", "latest", "all"]), default="latest",
+              show_default=True, help="What to do with ticks missed while no scheduler ran.")
+@click.option("--max-concurrency", type=int, default=None, help="Runs of this deployment at once.")
+@click.option("--retries", type=int, default=0, show_default=True, help="Retries of a failed run.")
+@click.option("--retry-delay", type=float, default=10.0, show_default=True, help="Seconds between attempts.")
+@click.option("--timeout", type=float, default=None, help="Seconds before the kernel is killed.")
+@click.option("--kernel", default=None, help="Kernel name (default: the notebook's kernelspec).")
+@click.option("--executor", default="local", show_default=True, help=_EXECUTOR_HELP)
+@click.option("--html", is_flag=True, help="Also keep an HTML copy of each executed notebook.")
+def deploy(notebook: str, name: str | None, cron: str | None, tz: str | None, every: str | None,
+           manual: bool, params: tuple[str, ...], catchup: str, max_concurrency: int | None,
+           retries: int, retry_delay: float, timeout: float | None, kernel: str | None,
+           executor: str, html: bool) -> int:
+    """Deploy NOTEBOOK on a schedule (deploying an existing name updates it).
+
+    Example: nbflow deploy report.ipynb --name daily-report --cron "0 6 * * *" --tz Europe/Paris -p region=EU
+    """
+    from nbflow.deploy.deployments import deploy as deploy_notebook
+    from nbflow.deploy.deployments import list_deployments
+
+    existed = {d.name for d in list_deployments()}
+    dep = deploy_notebook(notebook, name=name, cron=cron, every=every, tz=tz, manual=manual,
+                          parameters=_params(params), catchup=catchup,
+                          max_concurrency=max_concurrency, retries=retries,
+                          retry_delay=retry_delay, timeout=timeout, kernel=kernel,
+                          executor=executor, html=html)
+    verb = "Updated" if dep.name in existed else "Deployed"
+    nxt = dep.next_run()
+    tail = f"; next run {_zoned(nxt)}" if nxt else ""
+    console.print(f"{verb} [bold]{dep.name}[/] ({Path(dep.notebook).name}): "
+                  f"{dep.schedule.describe()}{tail}.")
+    return 0
+
+
+@click.command()
+def deployments() -> int:
+    """List deployments: schedule in words, next run in the deployment's zone, last run.
+
+    Example: nbflow deployments
+    """
+    from nbflow.deploy.deployments import list_deployments
+    from nbflow.session import get_session
+    from nbflow.store.deployments import DeploymentStore
+
+    deps = list_deployments()
+    if not deps:
+        console.print("No deployments yet. Create one: nbflow deploy NOTEBOOK --every 1h")
+        return 0
+    last = DeploymentStore(get_session().store).last_runs()
+    table = Table(box=None, header_style="bold")
+    for col in ("name", "notebook", "schedule", "next run", "last run", "state"):
+        table.add_column(col)
+    for d in deps:
+        state, _, run_id = last.get(d.name, ("-", None, "-"))
+        table.add_row(d.name, Path(d.notebook).name, d.schedule.describe() + (" (paused)" if d.paused else ""),
+                      _zoned(d.next_run()), run_id, styled(state))
+    console.print(table)
+    return 0
+
+
+@click.group()
+def deployment() -> None:
+    """Show, pause, resume or delete one deployment."""
+
+
+@deployment.command("show")
+@click.argument("name")
+def show(name: str) -> int:
+    """Show a deployment's settings, parameters and recent runs.
+
+    Example: nbflow deployment show daily-report
+    """
+    import datetime as dt
+
+    from nbflow.deploy.deployments import get_deployment
+    from nbflow.session import get_session
+    from nbflow.store.deployments import DeploymentStore
+
+    d = get_deployment(name)
+    session = get_session()
+    console.print(f"[bold]{d.name}[/]  {d.notebook}")
+    console.print(f"  schedule     {d.schedule.describe()}" + ("  [yellow]paused[/]" if d.paused else ""))
+    console.print(f"  next run     {_zoned(d.next_run())}")
+    console.print(f"  catch-up     {d.catchup}   max concurrency {d.max_concurrency or 'no limit'}"
+                  f"   retries {d.retries} (delay {d.retry_delay:g} s)"
+                  f"   timeout {'none' if d.timeout is None else f'{d.timeout:g} s'}")
+    console.print(f"  kernel       {d.kernel or 'from the notebook'}   executor {d.executor}")
+    for k, v in d.parameters.items():
+        console.print(f"  -p {k}={v!r}")
+    runs = session.runs(limit=10, deployment=d.name)
+    if runs:
+        table = Table(box=None, header_style="bold", title="recent runs", title_justify="left")
+        for col in ("run", "scheduled", "state", "attempt", "duration", "error"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(r.run_id, when(r.scheduled_at), styled(r.state), str(r.attempt),
+                          seconds(r.duration), (r.error or "")[:80])
+        console.print(table)
+    skipped = [t for t in DeploymentStore(session.store).recent_ticks(d.name) if t[1] == "SKIPPED"]
+    if skipped:
+        at = dt.datetime.fromtimestamp(skipped[0][0], dt.timezone.utc)
+        console.print(f"  last tick skipped by the catch-up policy: {when(at)}")
+    return 0
+
+
+@deployment.command("pause")
+@click.argument("name")
+def pause(name: str) -> int:
+    """Stop scheduling NAME (runs already going continue). Example: nbflow deployment pause daily-report"""
+    from nbflow.deploy.deployments import set_paused
+
+    set_paused(name, True)
+    console.print(f"Paused {name}.")
+    return 0
+
+
+@deployment.command("resume")
+@click.argument("name")
+def resume(name: str) -> int:
+    """Schedule NAME again from now on. Example: nbflow deployment resume daily-report"""
+    from nbflow.deploy.deployments import set_paused
+
+    d = set_paused(name, False)
+    console.print(f"Resumed {name}; next run {_zoned(d.next_run())}.")
+    return 0
+
+
+@deployment.command("delete")
+@click.argument("name")
+def delete(name: str) -> int:
+    """Delete NAME (its runs stay in the history). Example: nbflow deployment delete daily-report"""
+    from nbflow.deploy.deployments import delete_deployment
+
+    delete_deployment(name)
+    console.print(f"Deleted {name}.")
+    return 0
+
+
+@click.command()
+@click.argument("name")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Parameter value for this run (repeatable).")
+@click.option("--no-wait", is_flag=True, help="Start the run in the background and return its id.")
+def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
+    """Run deployment NAME now; wait and print the outcome (exit code 1 if it failed).
+
+    Example: nbflow trigger daily-report -p region=US
+    """
+    from nbflow.core.states import State
+    from nbflow.deploy.deployments import trigger as trigger_run
+
+    outcome = trigger_run(name, _params(params), wait=not no_wait)
+    if isinstance(outcome, str):
+        console.print(f"Started run {outcome} of {name} in the background; "
+                      f"follow it with: nbflow run show {outcome}")
+        return 0
+    r = outcome
+    console.print(f"Run {r.run_id} of {name}: {styled(r.state)} in {seconds(r.duration)}"
+                  + (f" (attempt {r.attempt})" if r.attempt > 1 else "") + ".")
+    if r.error:
+        console.print(f"  {r.error}")
+    console.print(f"  notebook: {r.output_path}")
+    return 0 if r.state is State.SUCCEEDED else 1
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One pass over due work, wait for it, then exit.")
+@click.option("--max-concurrency", type=int, default=4, show_default=True,
+              help="Notebooks this scheduler runs at once.")
+@click.option("--poll", type=float, default=1.0, show_default=True,
+              help="Seconds between looks for queued runs.")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="On SIGTERM, seconds to let running notebooks finish before cancelling them.")
+def scheduler(once: bool, max_concurrency: int, poll: float, grace: float) -> int:
+    """Run deployments on their schedules (foreground). SIGTERM or Ctrl-C stops taking new work,
+    lets running notebooks finish for --grace seconds, then cancels them; a second signal
+    cancels at once.
+
+    Example: nbflow scheduler --max-concurrency 4
+    """
+    from nbflow.core.events import Event, EventKind
+    from nbflow.deploy.scheduler import Scheduler
+    from nbflow.session import get_session
+
+    session = get_session()
+    sched = Scheduler(session, max_concurrency=max_concurrency, poll=poll)
+    names: dict[str, str] = {}
+
+    def log(e: Event) -> None:
+        if e.kind is EventKind.RUN_STARTED and e.data.get("kind") == "deployment":
+            names[e.run_id] = str(e.data.get("name"))
+            console.print(f"{when_now()} started  {names[e.run_id]} run {e.run_id}")
+        elif e.kind is EventKind.RUN_FINISHED and e.run_id in names:
+            extra = f": {e.data.get('error')}" if e.data.get("error") else ""
+            console.print(f"{when_now()} {styled(e.state)} {names.pop(e.run_id)} run {e.run_id}{extra}")
+
+    session.hooks.subscribe(log)
+    signals = {"count": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals["count"] += 1
+        if signals["count"] == 1:
+            console.print(f"{when_now()} stopping: no new runs; waiting up to {grace:g} s for "
+                          f"{len(sched.running())} running notebook(s).")
+            sched.stop()
+        else:
+            threading.Thread(target=sched.cancel_all, daemon=True).start()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if once:
+            report = sched.run_once()
+            console.print(f"{when_now()} one pass: {len(report.claimed)} tick(s) claimed, "
+                          f"{len(report.started)} run(s) started, {len(report.crashed)} marked crashed.")
+        else:
+            console.print(f"{when_now()} scheduler started (pid {sched.owner['pid']}, "
+                          f"max concurrency {max_concurrency}); Ctrl-C to stop.")
+            sched.serve()
+        cancelled = sched.drain(grace)
+        if cancelled:
+            console.print(f"{when_now()} cancelled {len(cancelled)} run(s) still going after {grace:g} s.")
+    finally:
+        sched.close()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    console.print(f"{when_now()} scheduler stopped.")
+    sys.stdout.flush()
+    return 0
+
+
+def when_now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now().strftime("%H:%M:%S")
+
+
+COMMANDS = [deploy, deployments, deployment, trigger, scheduler]

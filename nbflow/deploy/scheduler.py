@@ -1,0 +1,298 @@
+"""The headless scheduler: due ticks become exactly one run each, within concurrency limits.
+
+Responsibilities, in the order of one pass (``step``):
+
+1. recover: runs left RUNNING by a scheduler that died are marked CRASHED (at once for a dead
+   process on this host, after the heartbeat timeout otherwise);
+2. enqueue: each active deployment's due ticks (its catch-up policy decides which) are claimed
+   as PENDING runs; the unique (deployment, scheduled time) makes a tick's claim exclusive;
+3. start: queued runs are taken (PENDING -> RUNNING, atomically, under the deployment's limit)
+   while this scheduler has free slots, and run in worker threads;
+4. keep heartbeats of the runs it has claimed but not started (running ones beat through the
+   store's writer).
+
+``stop()`` stops taking new work; ``drain(grace)`` waits for running notebooks and then cancels
+the rest (their kernels are killed and the runs end CANCELLED). The clock is injectable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from nbflow.core.states import State
+from nbflow.deploy.deployments import Deployment, run_values
+from nbflow.deploy.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
+from nbflow.deploy.schedule import due_ticks
+from nbflow.errors import NbflowError
+
+if TYPE_CHECKING:
+    from nbflow.session import Session
+    from nbflow.store.deployments import DeploymentRow
+
+UTC = dt.timezone.utc
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass
+class PassReport:
+    """What one pass did (for ``--once`` output and tests)."""
+
+    claimed: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    """Runs deployments on their schedules; see the module docstring for one pass."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        max_concurrency: int = 4,
+        poll: float = 1.0,
+        clock: Clock | None = None,
+        execute: Execute | None = None,
+    ) -> None:
+        from nbflow.store.deployments import DeploymentStore
+
+        if max_concurrency < 1:
+            raise NbflowError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        if poll <= 0:
+            raise NbflowError(f"The poll interval must be greater than zero, got {poll}.")
+        self.session = session
+        self.ds = DeploymentStore(session.store)
+        self.max_concurrency = max_concurrency
+        self.poll = poll
+        self.clock = clock or utc_now
+        self._execute = execute
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="nbflow-deployment")
+        self._running: dict[str, tuple[Future[object], threading.Event]] = {}
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._last_beat = 0.0
+        self._last_recover = 0.0
+        self._rows: dict[str, DeploymentRow] = {}
+        self.owner = {**owner_tags(), "scheduler": session.new_run_id()}
+        self.finished: list[str] = []
+
+    # ------------------------------------------------------------------ one pass
+    def step(self, *, enqueue: bool = True, only: set[str] | None = None) -> PassReport:
+        report = PassReport()
+        if time.monotonic() - self._last_recover >= self.session.settings.heartbeat_interval:
+            report.crashed = self.recover()
+        rows = {r.name: r for r in self.ds.all()}
+        self._rows = rows
+        deployments = {name: Deployment.from_row(r) for name, r in rows.items()}
+        if enqueue and not self._stop.is_set():
+            now = self.clock()
+            for dep in deployments.values():
+                report.claimed += self._enqueue(dep, rows[dep.name], now)
+        if not self._stop.is_set():
+            report.started = self._start_pending(deployments, only)
+        self._beat_claimed()
+        return report
+
+    def recover(self) -> list[str]:
+        """Mark runs whose scheduler died as CRASHED; returns their ids."""
+        self._last_recover = time.monotonic()
+        me = owner_tags()
+        crashed = []
+        for q in self.ds.open_runs():
+            if q.state != str(State.RUNNING) or q.run_id in self._running:
+                continue
+            host, pid = q.tags.get("host"), q.tags.get("pid")
+            if host == me["host"] and isinstance(pid, int) and pid != me["pid"] and not pid_alive(pid):
+                error = (f"The process that ran this run (pid {pid} on {host}) died; "
+                         "a scheduler marked the run CRASHED when it started.")
+                if self.ds.finish_now(q.run_id, State.CRASHED, error):
+                    crashed.append(q.run_id)
+        crashed += self.session.store.sweep_crashed()
+        return crashed
+
+    def _enqueue(self, dep: Deployment, row: DeploymentRow, now: dt.datetime) -> list[str]:
+        if row.paused or dep.schedule.manual:
+            return []
+        cursor = dt.datetime.fromtimestamp(row.cursor if row.cursor is not None else row.created_at, UTC)
+        try:
+            ticks, new_cursor = due_ticks(dep.schedule, cursor, now, dep.catchup)
+        except NbflowError:
+            return []
+        claimed = []
+        for t in ticks:
+            try:
+                values = run_values(dep, None)
+            except NbflowError:
+                values = dict(dep.parameters)  # the run fails when taken, with the reason
+            run_id = claim_run(self.session, self.ds, dep, t.timestamp(), values, tick=True,
+                               trigger="schedule")
+            if run_id:
+                claimed.append(run_id)
+                with self._lock:
+                    self._claimed.add(run_id)
+        if new_cursor > cursor:
+            if not ticks or ticks[-1] != new_cursor:
+                self.ds.record_skipped(dep.name, new_cursor.timestamp())
+            self.ds.advance_cursor(dep.name, new_cursor.timestamp())
+        return claimed
+
+    def _start_pending(self, deployments: dict[str, Deployment], only: set[str] | None) -> list[str]:
+        started: list[str] = []
+        free = self.max_concurrency - len(self._running)
+        if free <= 0:
+            return started
+        for q in self.ds.pending():
+            if free <= 0 or self._stop.is_set():
+                break
+            if only is not None and q.run_id not in only:
+                continue
+            dep = deployments.get(q.deployment)
+            if dep is None:
+                self.ds.finish_now(q.run_id, State.CANCELLED,
+                                   f"Deployment {q.deployment!r} was deleted before this run started.")
+                continue
+            if not self.ds.take(q.run_id, owner=self.owner, limit=dep.max_concurrency):
+                continue
+            with self._lock:
+                self._claimed.discard(q.run_id)
+            try:
+                values = run_values(dep, q.parameters)
+            except NbflowError as exc:
+                self.ds.finish_now(q.run_id, State.FAILED, str(exc))
+                continue
+            cancel = threading.Event()
+            future = self._pool.submit(self._run, dep, q.run_id, values, cancel, q.scheduled_at)
+            with self._lock:
+                self._running[q.run_id] = (future, cancel)
+            started.append(q.run_id)
+            free -= 1
+        return started
+
+    def _run(self, dep: Deployment, run_id: str, values: dict[str, object],
+             cancel: threading.Event, scheduled_at: float | None) -> None:
+        try:
+            execute_claimed(self.session, self.ds, dep, run_id, values, cancel=cancel,
+                            execute=self._execute or executor_for(dep), scheduled_at=scheduled_at)
+        finally:
+            with self._lock:
+                self._running.pop(run_id, None)
+                self.finished.append(run_id)
+            self._wake.set()
+
+    def _beat_claimed(self) -> None:
+        interval = self.session.settings.heartbeat_interval
+        if time.monotonic() - self._last_beat < interval:
+            return
+        self._last_beat = time.monotonic()
+        with self._lock:
+            ids = list(self._claimed)
+        self.ds.beat(ids)
+
+    # ------------------------------------------------------------------ loops
+    def run_once(self) -> PassReport:
+        """One pass over due work (``--once``): claim due ticks, run them and what is queued, wait."""
+        self.recover()
+        first = self.step()
+        queued = {q.run_id for q in self.ds.pending()} | set(first.started)
+        report = first
+        while not self._stop.is_set():
+            with self._lock:
+                busy = bool(self._running)
+            waiting = queued & {q.run_id for q in self.ds.pending()}
+            if not busy and not waiting:
+                break
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            more = self.step(enqueue=False, only=waiting)
+            report.started += more.started
+            report.crashed += more.crashed
+        return report
+
+    def serve(self) -> None:
+        """Run until ``stop()``: a pass, then sleep until the next tick or the poll interval."""
+        self.recover()
+        while not self._stop.is_set():
+            self.step()
+            self._wake.wait(self._sleep_time())
+            self._wake.clear()
+
+    def _sleep_time(self) -> float:
+        now = self.clock()
+        soonest = self.poll
+        for row in self._rows.values():
+            if row.paused:
+                continue
+            nxt = Deployment.from_row(row).schedule.next_after(now)
+            if nxt is not None:
+                soonest = min(soonest, max((nxt - now).total_seconds(), 0.0) + 0.005)
+        return soonest
+
+    def stop(self) -> None:
+        """Stop taking new work (safe to call from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def drain(self, grace: float | None = None) -> list[str]:
+        """Wait up to ``grace`` seconds for running notebooks, then cancel the rest; returns the
+        ids that were cancelled."""
+        deadline = None if grace is None else time.monotonic() + grace
+        while self.running() and (deadline is None or time.monotonic() < deadline):
+            self._wake.wait(0.1)
+            self._wake.clear()
+        return self.cancel_all()
+
+    def cancel_all(self) -> list[str]:
+        with self._lock:
+            items = list(self._running.items())
+        for _, (_, cancel) in items:
+            cancel.set()
+        for _, (future, _) in items:
+            try:
+                future.result(timeout=60)
+            except Exception:  # noqa: BLE001 - the run's own record carries its failure
+                pass
+        return [run_id for run_id, _ in items]
+
+    def close(self) -> None:
+        self.stop()
+        self.cancel_all()
+        self._pool.shutdown(wait=True)
+        self.session.store.flush()
+
+
+__all__ = ["PassReport", "Scheduler", "pid_alive", "utc_now"]

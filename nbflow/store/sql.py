@@ -131,8 +131,17 @@ class SqlStore:
         with self.begin() as conn:
             if self.dialect == "postgresql":  # one migrator at a time across processes
                 conn.execute(text("SELECT pg_advisory_xact_lock(7262531)"))
-            if migrate.current_revision(conn) != migrate.HEAD:
-                migrate.upgrade(conn)
+            revision = migrate.current_revision(conn)
+            if revision != migrate.HEAD:
+                from alembic.util import CommandError
+
+                try:
+                    migrate.upgrade(conn)
+                except CommandError as exc:  # a revision this nbflow does not know
+                    raise StoreError(
+                        f"The store at {redact(self.url)} has schema revision {revision!r}, which "
+                        f"this nbflow does not know ({exc}); it was probably made by a newer nbflow: "
+                        "upgrade nbflow, or point NBFLOW_DATABASE_URL at another store.") from None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -93,6 +93,10 @@ class SqlStore:
             raise StoreError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
                              "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
                              "postgresql+psycopg://user@host/db.") from None
+        except OSError as exc:  # the SQLite file's folder cannot be made (a file is in the way)
+            raise StoreError(f"Cannot create the folder of the SQLite store {redact(self.url)} "
+                             f"({exc.strerror}: {exc.filename}); set NBFLOW_HOME or "
+                             "NBFLOW_DATABASE_URL to a writable place.") from None
         self._writer_engine = self.engine.execution_options(nbflow_write=True)
         self.dialect = self.engine.dialect.name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()

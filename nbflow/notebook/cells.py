@@ -195,10 +195,12 @@ class CellFunction:
 
 
 def compile_cell(source: str, *, name: str, params: Iterable[str], namespace: dict[str, Any],
-                 var: str | None = None, filename: str = "<cell>") -> CellFunction:
+                 var: str | None = None, filename: str = "<cell>",
+                 require_value: bool = True) -> CellFunction:
     """Compile ``source`` into ``def name(*params): body; return value``.
 
-    The value is the last expression, or ``var`` when given. Globals are ``namespace`` (the
+    The value is the last expression, or ``var`` when given (``require_value=False``: ``None``
+    when the cell ends with a statement). Globals are ``namespace`` (the
     notebook's), so helpers and constants defined in other cells work. Line numbers and
     ``filename`` stay the cell's so a traceback shows the user's own lines. Names the cell
     reads before reassigning them that are not parameters become parameters with the
@@ -216,6 +218,8 @@ def compile_cell(source: str, *, name: str, params: Iterable[str], namespace: di
         last = body[-1]
         assert isinstance(last, ast.Expr)
         body[-1] = ast.Return(value=last.value)
+    elif not require_value:
+        body.append(ast.Return(value=ast.Constant(value=None)))
     else:
         raise DefinitionError(f"The cell of asset {name!r} does not end with an expression, so "
                               "it has no value; end it with the value (e.g. `df`) or pass --var NAME.")

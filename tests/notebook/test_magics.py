@@ -156,3 +156,39 @@ def test_materialize_runs_in_the_background(ip: Any, session: Any) -> None:
         if t.name == "nbflow-materialize":
             t.join(5)
             assert not t.is_alive()
+
+
+def test_task_cell_retries_and_is_recorded(ip: Any, session: Any) -> None:
+    run(ip, "calls = []")
+    value = run(ip, "%%task fetch --retries 2\ncalls.append(1)\nif len(calls) < 2:\n"
+                    "    raise ValueError('flaky')\nlen(calls)")
+    assert value == 2 == ip.user_ns["fetch"]
+    last = session.runs(limit=1)[0]
+    assert (last.kind, last.name, last.state.value) == ("task", "fetch", "SUCCEEDED")
+    assert last.steps[0].attempts == 2
+
+
+def test_task_cell_cache_hit_skips_the_body(ip: Any, session: Any) -> None:
+    run(ip, "hits = []")
+    cell = "%%task once --cache inputs+code\nhits.append(1)\n'value'"
+    assert run(ip, cell) == run(ip, cell) == "value"
+    assert ip.user_ns["hits"] == [1]
+    assert session.runs(limit=1)[0].steps[0].state.value == "CACHED"
+
+
+def test_task_cell_failure_shows_the_users_traceback(ip: Any, session: Any) -> None:
+    with pytest.raises(CellError) as info:
+        run(ip, "%%task broken\nvalue = {}\nvalue['missing']")
+    rendered = "\n".join(info.value._render_traceback_())
+    assert "KeyError: 'missing'" in rendered and "value['missing']" in rendered
+    assert "nbflow/session" not in rendered
+    assert session.runs(limit=1)[0].state.value == "FAILED"
+
+
+@pytest.mark.parametrize("cell,match", [
+    ("%%task t --cache sometimes\n1", "cache of task 't' must be"),
+    ("%%task t --retries -1\n1", "retries"),
+])
+def test_task_magic_errors_are_usage_errors(ip: Any, session: Any, cell: str, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        run(ip, cell)

@@ -177,7 +177,8 @@ class SqlStore:
                 break
         if self._error is not None:
             err, self._error = self._error, None
-            raise StoreError(f"The run store at {redact(self.url)} could not record events: {err}") from err
+            msg = (str(getattr(err, "orig", None) or err).strip().splitlines() or [repr(err)])[0]
+            raise StoreError(f"The run store at {redact(self.url)} could not record events: {msg}") from err
 
     def close(self) -> None:
         if self._writer is not None and self._writer.is_alive():
@@ -247,6 +248,10 @@ class SqlStore:
                     return
                 time.sleep(0.2 * (attempt + 1))
             except Exception as exc:  # keep the writer alive; flush() reports the failure
+                if len(batch) > 1:  # one by one, so a bad event loses only itself, not the batch
+                    for e in batch:
+                        self._write_with_retry([e])
+                    return
                 self._error = exc
                 return
 

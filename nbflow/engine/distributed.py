@@ -146,7 +146,7 @@ class DaskExecutor:
             self.address = target
             return
         self._cluster = LocalCluster(n_workers=max_workers or min(os.cpu_count() or 2, 4),
-                                     threads_per_worker=1, processes=True, dashboard_address=None,
+                                     threads_per_worker=1, processes=True, dashboard_address=":0",
                                      silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
         self.address = self._cluster.scheduler_address

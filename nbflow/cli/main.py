@@ -16,6 +16,7 @@ from nbflow.errors import DefinitionError, NbflowError, ParameterError, Schedule
 _COMMAND_MODULES = [
     "nbflow.cli.assets",
     "nbflow.cli.deploy",
+    "nbflow.cli.tasks",
 ]
 
 USAGE_ERRORS = (DefinitionError, SelectionError, ParameterError, ScheduleError)

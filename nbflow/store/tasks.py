@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from nbflow.core.tasks import CacheEntry
-from nbflow.errors import NbflowError, RunCancelled
+from nbflow.errors import NbflowError, ParameterError, RunCancelled
 from nbflow.store.schema import concurrency_limits, concurrency_slots, task_cache
 
 if TYPE_CHECKING:
@@ -73,9 +73,10 @@ class TaskTables:
         if not isinstance(name, str) or not name:
             raise NbflowError(f"A concurrency limit needs a tag name, got {name!r}.")
         if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
-            raise NbflowError(
-                f"The limit for tag {name!r} must be a whole number >= 1 (or None to remove it), "
-                f"got {slots!r}.")
+            raise ParameterError(
+                f"The limit for tag {name!r} must be a whole number >= 1, got {slots!r}; remove a "
+                f"limit with limit({name!r}, None) or `nbflow limit {name} --remove`.",
+                parameter="slots")
         with self.store.begin() as conn:
             conn.execute(delete(concurrency_limits).where(concurrency_limits.c.name == name))
             if slots is not None:

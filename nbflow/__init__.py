@@ -29,8 +29,12 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "nbflow.errors",
     "asset": "nbflow.core.specs",
     "check": "nbflow.core.specs",
+    "context": "nbflow.session.context",
+    "flow": "nbflow.session.flows",
+    "get_logger": "nbflow.session.context",
     "get_run": "nbflow.api",
     "get_session": "nbflow.session",
+    "limit": "nbflow.session.tasks",
     "load": "nbflow.api",
     "materialize": "nbflow.api",
     "panel": "nbflow.widget.panel",
@@ -39,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "runs": "nbflow.api",
     "set_session": "nbflow.session",
     "status": "nbflow.api",
+    "task": "nbflow.session.tasks",
+    "unmapped": "nbflow.session.futures",
 }
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "__version__"])

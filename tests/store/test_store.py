@@ -244,11 +244,11 @@ def test_sweep_crashed_marks_runs_whose_heartbeat_stopped(store: SqlStore, store
 
 
 def test_heartbeats_keep_a_long_run_alive(store_url: str) -> None:
-    s = SqlStore(store_url, heartbeat_interval=0.1, heartbeat_timeout=0.5)
-    other = SqlStore(store_url, heartbeat_timeout=0.5)
+    s = SqlStore(store_url, heartbeat_interval=0.1, heartbeat_timeout=1.0)
+    other = SqlStore(store_url, heartbeat_timeout=1.0)
     try:
         record(s, started("long", time.time()))
-        time.sleep(1.0)
+        time.sleep(1.5)
         assert other.sweep_crashed() == []
         assert other.get_run("long").state is State.RUNNING  # type: ignore[union-attr]
         record(s, finished("long", time.time()))

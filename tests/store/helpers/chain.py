@@ -5,7 +5,8 @@
 Settings (store URL, home, heartbeats) come from the NBFLOW_* variables. Every call of an asset
 function appends its name to ``$CALLS``. With ``--block K`` the K-th asset writes
 ``$CALLS.blocked`` and then waits forever (the test kills the process). With ``--barrier DIR``
-the process writes ``DIR/ready.<pid>`` and starts only once ``DIR/go`` exists. The result
+the process writes ``DIR/ready.<pid>`` and starts only once ``DIR/go`` exists. ``$STEP_SLEEP``
+seconds of sleep in each step slow a chain down. The result
 (run id and states) is printed as one JSON line; ``--exit-now`` leaves with ``os._exit(0)``
 right after ``materialize`` returns, skipping every atexit handler.
 """
@@ -27,9 +28,13 @@ from nbflow.settings import Settings
 CALLS = Path(os.environ["CALLS"])
 
 
+STEP_SLEEP = float(os.environ.get("STEP_SLEEP", "0"))
+
+
 def called(name: str, block: bool) -> None:
     with CALLS.open("a") as f:
         f.write(name + "\n")
+    time.sleep(STEP_SLEEP)
     if block:
         CALLS.with_suffix(".blocked").write_text(str(os.getpid()))
         while True:

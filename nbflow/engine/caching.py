@@ -120,7 +120,7 @@ def _feed_pandas(h: Any, v: Any) -> None:
 def _feed_pickle(h: Any, v: Any) -> None:
     try:
         data = pickle.dumps(v, protocol=5)
-    except Exception as e:  # noqa: BLE001 - pickling fails with many exception types
+    except Exception as e:
         raise UnhashableInput(
             f"A value of type {type(v).__name__} cannot be hashed for the cache ({e}).") from None
     h.update(f"pickle:{type(v).__module__}.{type(v).__qualname__}:".encode())
@@ -172,7 +172,7 @@ def cache_key(spec: TaskSpec, arguments: Mapping[str, Any]) -> str | None:
 def _user_key(spec: TaskSpec, fn: Callable[..., Any], arguments: Mapping[str, Any]) -> str | None:
     try:
         key = fn(dict(arguments))
-    except Exception as e:  # noqa: BLE001 - the user's key function failed
+    except Exception as e:
         raise UnhashableInput(
             f"The cache key function of task {spec.name!r} raised {type(e).__name__}: {e}.") from e
     if key is None:
@@ -206,7 +206,7 @@ def dumps_result(value: Any) -> bytes:
     """Pickle a task result for the cache (cloudpickle for notebook-defined classes)."""
     try:
         return pickle.dumps(value, protocol=5)
-    except Exception:  # noqa: BLE001 - fall back to cloudpickle for locals and lambdas
+    except Exception:
         import cloudpickle
 
         return cloudpickle.dumps(value, protocol=5)  # type: ignore[no-any-return]

@@ -27,7 +27,7 @@ def pack(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) 
 
     try:
         call = cloudpickle.dumps((fn, args, kwargs), protocol=5)
-    except Exception as e:  # noqa: BLE001 - pickling fails with many exception types
+    except Exception as e:
         name = getattr(fn, "__name__", repr(fn))
         raise NbflowError(
             f"Cannot send {name!r} to another process: {type(e).__name__}: {e}. Pass values that "
@@ -86,7 +86,7 @@ class ProcessExecutor:
 
             try:
                 outer.set_result(cloudpickle.loads(f.result()))
-            except Exception as e:  # noqa: BLE001 - a result that cannot be loaded here
+            except Exception as e:
                 outer.set_exception(e)
 
         inner.add_done_callback(done)
@@ -106,7 +106,7 @@ class _Linked(Future):  # type: ignore[type-arg]
     def cancel(self) -> bool:
         try:
             self._inner.cancel()
-        except Exception:  # noqa: BLE001 - best effort: the worker may be gone already
+        except Exception:
             pass
         return self._cancel_now()
 
@@ -116,7 +116,7 @@ class _Linked(Future):  # type: ignore[type-arg]
                 return False
             self._state = "CANCELLED"
             self._condition.notify_all()
-        self._invoke_callbacks()
+        self._invoke_callbacks()  # type: ignore[attr-defined]
         return True
 
 
@@ -171,7 +171,7 @@ class DaskExecutor:
                     outer.set_exception(f.exception())
                 else:
                     outer.set_result(f.result())
-            except BaseException as e:  # noqa: BLE001 - the future must always end
+            except BaseException as e:
                 if not outer.done():
                     outer.set_exception(e)
 

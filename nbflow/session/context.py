@@ -92,7 +92,7 @@ class _EventHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not break the task
+        except Exception:
             message = str(record.msg)
         scope.emit(Event(EventKind.LOG, scope.run_id, None if step is None else step.step,
                          data={"level": record.levelname, "message": message,

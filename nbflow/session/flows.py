@@ -101,7 +101,7 @@ class Flow:
             state = State.SUCCEEDED
         except RunCancelled as e:
             error, state = e, State.CANCELLED
-        except Exception as e:  # noqa: BLE001 - the flow's failure becomes the run's state
+        except Exception as e:
             error, state = e, State.FAILED
             attempts = getattr(e, "nbflow_attempts", 1)
         except BaseException as e:  # KeyboardInterrupt: record the run as cancelled, re-raise
@@ -144,7 +144,7 @@ class Flow:
 
     def with_options(self, **changes: Any) -> Flow:
         s = self.spec
-        current = dict(name=s.name, retries=s.retry.retries, retry_delay=s.retry.retry_delay,
+        current: dict[str, Any] = dict(name=s.name, retries=s.retry.retries, retry_delay=s.retry.retry_delay,
                        timeout=s.timeout, executor=s.executor, max_workers=s.max_workers,
                        description=s.description)
         unknown = set(changes) - set(current)
@@ -182,7 +182,7 @@ def parameter_checkers(flow: str, fn: Callable[..., Any], signature: inspect.Sig
     """One pydantic check per annotated parameter: value -> converted value or ParameterError."""
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:  # noqa: BLE001 - unresolvable forward references: use the raw annotations
+    except Exception:
         hints = {n: p.annotation for n, p in signature.parameters.items()
                  if p.annotation is not inspect.Parameter.empty and not isinstance(p.annotation, str)}
     checkers: dict[str, Callable[[Any], Any]] = {}
@@ -199,10 +199,10 @@ def _checker(flow: str, name: str, hint: Any) -> Callable[[Any], Any]:
 
     try:
         adapter: Any = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
-    except Exception:  # noqa: BLE001 - types with their own config (models) refuse a config
+    except Exception:
         try:
             adapter = TypeAdapter(hint)
-        except Exception:  # noqa: BLE001 - a hint pydantic cannot check is not checked
+        except Exception:
             return lambda v: v
     expected = _type_name(hint)
 

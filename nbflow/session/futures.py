@@ -111,7 +111,7 @@ class TaskFuture:
         return f"<TaskFuture {self.step!r} {self._state}>"
 
 
-class unmapped:  # noqa: N801 - reads like a function at the call site: nf.unmapped(x)
+class unmapped:
     """Wrap an argument of ``task.map(...)`` so every mapped call gets it whole."""
 
     __slots__ = ("value",)

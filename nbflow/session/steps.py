@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
 from nbflow.core.tasks import CacheEntry
-from nbflow.engine.caching import (UnhashableInput, cache_key, dumps_result, expires_at,
-                                   loads_result)
+from nbflow.engine.caching import UnhashableInput, cache_key, dumps_result, expires_at, loads_result
 from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
 from nbflow.errors import NbflowWarning, RunCancelled, TaskError
 from nbflow.session.context import StepContext, _step
@@ -78,10 +77,10 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
             kwargs = resolve(kwargs)
 
     if scope.cancel.is_set():
-        error = RunCancelled(f"Step {step!r} did not start: run {run_id} was cancelled.")
+        cancelled = RunCancelled(f"Step {step!r} did not start: run {run_id} was cancelled.")
         emit(Event(_FINISHED, run_id, step, State.CANCELLED, {**base, "attempt": 0,
-                                                                "error": str(error)}))
-        return Outcome(State.CANCELLED, error=error, run_id=run_id, step=step)
+                                                                "error": str(cancelled)}))
+        return Outcome(State.CANCELLED, error=cancelled, run_id=run_id, step=step)
 
     key = None
     if spec.cache is not None:
@@ -151,7 +150,7 @@ def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
     try:
         value, n = attempt_loop(attempt, spec.retry, on_retry=on_retry, clock=scope.clock,
                                 cancel=scope.cancel)
-    except Exception as e:  # noqa: BLE001 - the step's failure becomes its state
+    except Exception as e:
         n = getattr(e, "nbflow_attempts", 1)
         state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
         emit(Event(_FINISHED, run_id, step, state, {
@@ -173,7 +172,7 @@ def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
 def _save(scope: RunScope, task: Task, step: str, key: str | None, value: Any) -> None:
     try:
         payload = dumps_result(value)
-    except Exception as e:  # noqa: BLE001 - any pickling failure
+    except Exception as e:
         warnings.warn(f"The result of step {step!r} of task {task.spec.name!r} cannot be pickled "
                       f"({e}); it is not cached.", NbflowWarning, stacklevel=4)
         return

@@ -67,7 +67,7 @@ class Task:
     def with_options(self, **changes: Any) -> Task:
         """A copy of this task with some decorator arguments changed."""
         s = self.spec
-        current = dict(name=s.name, retries=s.retry.retries, retry_delay=s.retry.retry_delay,
+        current: dict[str, Any] = dict(name=s.name, retries=s.retry.retries, retry_delay=s.retry.retry_delay,
                        backoff=s.retry.backoff, jitter=s.retry.jitter, retry_on=s.retry.retry_on,
                        timeout=s.timeout, cache=s.cache, cache_ttl=s.cache_ttl,
                        refresh_cache=s.refresh_cache, persist=s.persist, tags=s.tags,
@@ -140,7 +140,7 @@ class Task:
             def drive_alone() -> None:
                 try:
                     out = self._run_alone(args, kwargs, refresh, fut, alone)
-                except BaseException as e:  # noqa: BLE001 - the future must always end
+                except BaseException as e:
                     out = Outcome(State.CRASHED, error=e, run_id=alone.run_id, step=self.name)
                 fut._finish(out)
 
@@ -155,7 +155,7 @@ class Task:
         def drive() -> None:
             try:
                 out = run_step(scope, self, step, args, kwargs, refresh=refresh, future=fut)
-            except BaseException as e:  # noqa: BLE001 - the future must always end
+            except BaseException as e:
                 out = Outcome(State.CANCELLED if isinstance(e, KeyboardInterrupt) else State.FAILED,
                               error=e, run_id=scope.run_id, step=step)
             fut._finish(out)

@@ -118,7 +118,7 @@ class TaskTables:
             limits = {n: int(s) for n, s in conn.execute(q)}
             if not limits:
                 return []
-            used = dict(conn.execute(
+            used: dict[str, int] = dict(conn.execute(
                 select(concurrency_slots.c.name, func.count()).where(
                     concurrency_slots.c.name.in_(list(limits))).group_by(concurrency_slots.c.name)
             ).all())
@@ -128,7 +128,7 @@ class TaskTables:
             for n in sorted(limits):
                 res = conn.execute(insert(concurrency_slots).values(
                     name=n, holder=holder, run_id=run_id, step=step, acquired_at=now))
-                ids.append(int(res.inserted_primary_key[0]))
+                ids.append(int(res.inserted_primary_key[0]))  # type: ignore[index]
             return ids
 
     def acquire(self, tags: Sequence[str], *, run_id: str | None = None, step: str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.core.tasks import RetryPolicy, make_flow, make_task, make_retry_policy, parse_seconds
+from nbflow.core.tasks import RetryPolicy, make_flow, make_retry_policy, make_task, parse_seconds
 from nbflow.errors import DefinitionError
 
 

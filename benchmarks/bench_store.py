@@ -118,7 +118,7 @@ def check_no_loss(url: str, run_ids: list[str], length: int) -> None:
 
     store = SqlStore(url)
     with store.connect() as conn:
-        counts = dict(conn.execute(select(events.c.run_id, func.count())
+        counts: dict[str, int] = dict(conn.execute(select(events.c.run_id, func.count())
                                    .where(events.c.run_id.in_(run_ids)).group_by(events.c.run_id)).all())
     store.close()
     expected = 3 * length + 2  # RUN_STARTED, per step STARTED/MATERIALIZATION/FINISHED, RUN_FINISHED

@@ -63,7 +63,7 @@ def test_four_processes_share_one_store(store_url: str, home: Path, tmp_path: Pa
         with session.store.connect() as conn:
             per_kind = conn.execute(select(events.c.run_id, events.c.kind, func.count())
                                     .group_by(events.c.run_id, events.c.kind)).all()
-            mats = dict(conn.execute(select(materializations.c.run_id, func.count())
+            mats: dict[str, int] = dict(conn.execute(select(materializations.c.run_id, func.count())
                                      .group_by(materializations.c.run_id)).all())
         expected = {EventKind.RUN_STARTED: 1, EventKind.STEP_STARTED: LENGTH,
                     EventKind.MATERIALIZATION: LENGTH, EventKind.STEP_FINISHED: LENGTH,
@@ -104,7 +104,7 @@ def test_one_process_many_writer_threads(store_url: str, home: Path) -> None:
         assert all(r.ok for rs in results for r in rs)
         check = sessions[0].store
         with check.connect() as conn:
-            counts = dict(conn.execute(select(events.c.run_id, func.count())
+            counts: dict[str, int] = dict(conn.execute(select(events.c.run_id, func.count())
                                        .group_by(events.c.run_id)).all())
         assert counts == {r: 2 + 3 * 2 for r in run_ids}
     finally:

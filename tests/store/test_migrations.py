@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import UniqueConstraint, create_engine, inspect, select, text
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
@@ -136,7 +136,7 @@ def test_schema_py_matches_the_migrated_database(store_url: str) -> None:
             "primary_key": sorted(c.name for c in table.primary_key.columns),
             "indexes": {x.name: tuple(c.name for c in x.columns) for x in table.indexes},
             "unique": {u.name: tuple(c.name for c in u.columns) for u in table.constraints
-                       if type(u).__name__ == "UniqueConstraint"},
+                       if isinstance(u, UniqueConstraint)},
         }
     assert migrated == declared
     assert diff == []

@@ -24,7 +24,7 @@ from nbflow.core.versions import data_version
 from nbflow.engine.io import io_manager
 from nbflow.session import Session
 from nbflow.settings import Settings
-from nbflow.store.schema import events, materializations
+from nbflow.store.schema import events, materializations, runs
 
 from .helpers.procs import (
     HEARTBEAT_INTERVAL,
@@ -163,9 +163,14 @@ def test_sigkill_at_an_arbitrary_point_of_a_long_chain(parent: Session, store_ur
     started = calls(tmp_path / "calls-1")
     assert set(done) <= set(started)
     time.sleep(HEARTBEAT_TIMEOUT + 0.3)
-    assert [r.state for r in parent.runs()] == [State.CRASHED]
+    (killed,) = parent.runs()
+    assert killed.state is State.CRASHED
     rerun_reuses(parent, child_env(home, store_url, tmp_path / "calls-2"), chain, done,
                  tmp_path / "calls-2")
+    # The rerun's session swept the killed run when it opened the store: CRASHED is now stored.
+    with parent.store.connect() as conn:
+        stored = conn.execute(select(runs.c.state).where(runs.c.run_id == killed.run_id)).scalar_one()
+    assert stored == State.CRASHED
 
 
 def test_events_are_committed_when_materialize_returns(parent: Session, store_url: str, home: Path,

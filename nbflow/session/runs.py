@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -22,6 +24,27 @@ CLOCK = Clock()
 _LOCAL = ("inprocess", "threads")
 _tables: dict[int, tuple[Any, TaskTables]] = {}
 _tables_lock = threading.Lock()
+
+
+_flushed_at_exit: set[int] = set()
+
+
+def flush_at_exit(store: Any) -> None:
+    """Commit queued events when the interpreter exits (a task run of its own does not wait)."""
+    if id(store) in _flushed_at_exit:
+        return
+    _flushed_at_exit.add(id(store))
+    ref = weakref.ref(store)
+
+    def flush() -> None:
+        s = ref()
+        if s is not None:
+            try:
+                s.flush()
+            except Exception:  # noqa: BLE001 - at exit there is nobody left to tell
+                pass
+
+    atexit.register(flush)
 
 
 def task_tables(store: Any) -> TaskTables:
@@ -67,6 +90,8 @@ class RunScope:
         self.name = name
         self.parameters = dict(parameters)
         self.store = session.store  # opening the store subscribes it to the hooks
+        if kind == "task":
+            flush_at_exit(self.store)
         self.run_id: str = session.new_run_id()
         self.emit: Callable[[Event], None] = session.hooks.emit
         self.executor_spec = executor

@@ -45,6 +45,20 @@ class TaskTables:
         return CacheEntry(key=key, task=task, payload=bytes(payload), created_at=created_at,
                           expires_at=expires, run_id=run_id, step=step)
 
+    def find_entry(self, run_id: str, step: str) -> CacheEntry | None:
+        """The result stored by step ``step`` of run ``run_id`` (cached or persisted), if any."""
+        q = (select(task_cache.c.key, task_cache.c.task, task_cache.c.payload,
+                    task_cache.c.created_at, task_cache.c.expires_at)
+             .where(task_cache.c.run_id == run_id, task_cache.c.step == step)
+             .order_by(task_cache.c.created_at.desc()).limit(1))
+        with self.store.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        key, task, payload, created_at, expires = row
+        return CacheEntry(key=key, task=task, payload=bytes(payload), created_at=created_at,
+                          expires_at=expires, run_id=run_id, step=step)
+
     def put_entry(self, entry: CacheEntry) -> None:
         with self.store.begin() as conn:
             conn.execute(delete(task_cache).where(task_cache.c.key == entry.key))

@@ -187,3 +187,27 @@ def test_cached_steps_show_as_cached_and_hit_across_flows_and_sessions(session):
         set_session(session)
         other.close()
     assert run.step("load").state is State.CACHED
+
+
+def test_persisted_results_can_be_loaded_by_run_and_step(session):  # type: ignore[no-untyped-def]
+    from nbflow.errors import NbflowError
+    from nbflow.session.tasks import load_result
+
+    @task(persist=True)
+    def kept(x):  # type: ignore[no-untyped-def]
+        return {"x": x}
+
+    @task
+    def dropped(x):  # type: ignore[no-untyped-def]
+        return x
+
+    @flow
+    def f():  # type: ignore[no-untyped-def]
+        return kept(1), kept(2), dropped(3)
+
+    out = f(return_state=True)
+    assert load_result(out.run_id, "kept-1") == {"x": 2}
+    with pytest.raises(NbflowError, match="Step 'dropped' of run .* has no stored result"):
+        load_result(out.run_id, "dropped")
+    assert kept(1) == {"x": 1}
+    assert session.runs(limit=1)[0].steps[0].state is State.SUCCEEDED  # persist alone is no cache

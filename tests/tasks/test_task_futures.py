@@ -199,3 +199,36 @@ def test_result_with_timeout_and_raise_on_failure(session):  # type: ignore[no-u
     assert isinstance(err, RuntimeError) and fut.exception() is err
     with pytest.raises(RuntimeError, match="late"):
         fut.result()
+
+
+def test_submitted_steps_see_their_own_context(session):  # type: ignore[no-untyped-def]
+    from nbflow.session.context import context
+
+    @task
+    def who(x):  # type: ignore[no-untyped-def]
+        c = context()
+        return c.run_id, c.step, c.flow, dict(c.parameters)
+
+    @flow
+    def f():  # type: ignore[no-untyped-def]
+        futs = who.map([1, 2])
+        return [(fut.step, fut.result()) for fut in futs]
+
+    out = f(return_state=True)
+    assert out.value == [("who", (out.run_id, "who", "f", {"x": 1})),
+                         ("who-1", (out.run_id, "who-1", "f", {"x": 2}))]
+
+
+def test_keyboard_interrupt_cancels_the_flow_and_propagates(session):  # type: ignore[no-untyped-def]
+    @task
+    def interrupted():  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    @flow
+    def f():  # type: ignore[no-untyped-def]
+        interrupted()
+
+    with pytest.raises(KeyboardInterrupt):
+        f()
+    run = session.runs(limit=1)[0]
+    assert run.state is State.CANCELLED and run.step("interrupted").state is State.CANCELLED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import runpy
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -211,7 +212,21 @@ def run_show(run_id: str) -> int:
         table.add_row(s.name, styled(s.state), str(s.attempts), when(s.started_at),
                       seconds(s.duration), ", ".join(s.upstream) or "-", s.error or "")
     console.print(table)
+    _print_logs(r.run_id)
     return 0
+
+
+def _print_logs(run_id: str) -> None:
+    """The run's LOG events (``nbflow.get_logger()`` inside flows and tasks)."""
+    from rich.markup import escape
+
+    logs = [e for e in get_session().store.events(run_id) if e.kind is EventKind.LOG]
+    if logs:
+        console.print("[bold]logs[/]")
+    for e in logs:
+        clock = datetime.fromtimestamp(e.ts).strftime("%H:%M:%S")
+        console.print(f"{clock} {escape(e.step or '-')} {e.data.get('level', '')} "
+                      f"{escape(str(e.data.get('message', '')))}")
 
 
 COMMANDS = [materialize, status, assets, runs, run]

@@ -58,3 +58,24 @@ def test_limit_show_remove_and_reset(session, capsys):  # type: ignore[no-untype
     assert tables.limits() == {"db": (3, 0)} and held
     assert nbflow(capsys, "limit", "db", "--remove") == (0, "Tag 'db' has no concurrency limit now.\n")
     assert tables.limits() == {}
+
+
+def test_run_show_prints_a_flow_graph_and_its_logs(session, capsys):  # type: ignore[no-untyped-def]
+    from nbflow.session.context import get_logger
+    from nbflow.session.flows import flow
+
+    @task
+    def step(x):  # type: ignore[no-untyped-def]
+        get_logger().info("handling [b]%s[/b]", x)  # markup-looking text printed as is
+        return x
+
+    @flow
+    def graph():  # type: ignore[no-untyped-def]
+        return step.submit(step.submit(1)).result()
+
+    out_state = graph(return_state=True)
+    code, out = nbflow(capsys, "run", "show", out_state.run_id)
+    assert code == 0
+    assert "step-1" in out and "handling [b]1[/b]" in out
+    row = next(line for line in out.splitlines() if "step-1" in line and "SUCCEEDED" in line)
+    assert "│ step " in row.replace("step-1", "")  # the upstream column names 'step'

@@ -44,6 +44,7 @@ function render({ model, el }) {
   let fitted = false;
   let updates = 0;
   let maxLag = 0;
+  const lags = [];
 
   const send = (msg) => model.send(msg);
 
@@ -82,16 +83,29 @@ function render({ model, el }) {
     }
   }
 
-  function onStamp() {
-    applyStates();
-    const stamp = model.get("stamp");
-    if (!stamp) return;
-    const lag = Date.now() - stamp * 1000;
-    updates += 1;
-    maxLag = Math.max(maxLag, lag);
-    root.dataset.lagMs = String(Math.round(lag));
-    root.dataset.maxLagMs = String(Math.round(maxLag));
-    root.dataset.updates = String(updates);
+  // Pushes can arrive faster than a big SVG repaints: apply them once per animation frame,
+  // and measure the lag (event in the kernel -> applied in the page) at that frame.
+  let framePending = false;
+  let measured = 0;
+  function scheduleApply() {
+    if (framePending) return;
+    framePending = true;
+    requestAnimationFrame(() => {
+      framePending = false;
+      applyStates();
+      const stamp = model.get("stamp");
+      if (!stamp || stamp === measured) return;
+      measured = stamp;
+      const lag = Date.now() - stamp * 1000;
+      updates += 1;
+      maxLag = Math.max(maxLag, lag);
+      lags.push(Math.round(lag));
+      if (lags.length > 50) lags.shift();
+      root.dataset.lagMs = String(Math.round(lag));
+      root.dataset.maxLagMs = String(Math.round(maxLag));
+      root.dataset.updates = String(updates);
+      root.dataset.lags = lags.join(",");
+    });
   }
 
   function showMenu(name, g) {
@@ -163,9 +177,9 @@ function render({ model, el }) {
   }
 
   model.on("change:svg", drawGraph);
-  model.on("change:states", applyStates);
-  model.on("change:selected", applyStates);
-  model.on("change:stamp", onStamp);
+  model.on("change:states", scheduleApply);
+  model.on("change:selected", scheduleApply);
+  model.on("change:stamp", scheduleApply);
   model.on("change:details", drawDetails);
   model.on("change:running", drawStatus);
   model.on("change:message", drawStatus);

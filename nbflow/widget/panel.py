@@ -93,10 +93,11 @@ class LineagePanel(anywidget.AnyWidget):
             self.message = str(exc).splitlines()[0]
         chosen = set(names)
         edges = tuple((u, n) for n in names for u in graph.upstream[n] if u in chosen)
+        # Status reads the store: do it outside the lock so event pushes are never held up.
+        statuses = {s.name: s.status for s in self.session.status(self.selection)} if names else {}
         with self._lock:
             if (names, edges) != self._shape:
                 self._relayout(names, edges)
-            statuses = {s.name: s.status for s in self.session.status(self.selection)} if names else {}
             self._nodes.set_status(statuses)
             labels = self._nodes.labels()
         self.states = labels

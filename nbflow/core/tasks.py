@@ -147,6 +147,10 @@ def _label(fn: Callable[..., Any], name: str | None, what: str) -> str:
     label = name if name is not None else getattr(fn, "__name__", None)
     if not isinstance(label, str) or not label or label == "<lambda>":
         raise DefinitionError(f"A {what} made from a lambda needs a name: nf.{what}(name='fetch')(...).")
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise DefinitionError(
+            f"{what.capitalize()} {label!r} is an async function; nbflow runs plain functions. "
+            f"Define a plain function that calls asyncio.run(...) and make that the {what}.")
     return label
 
 

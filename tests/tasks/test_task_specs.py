@@ -114,3 +114,12 @@ def test_lambdas_need_a_name(maker):  # type: ignore[no-untyped-def]
 def test_make_flow_rejects_bad_arguments(kwargs, message):  # type: ignore[no-untyped-def]
     with pytest.raises(DefinitionError, match=message):
         make_flow(work, **kwargs)
+
+
+@pytest.mark.parametrize("maker", [make_task, make_flow])
+def test_async_functions_are_refused_with_the_way_out(maker):  # type: ignore[no-untyped-def]
+    async def fetch():  # type: ignore[no-untyped-def]
+        return 1
+
+    with pytest.raises(DefinitionError, match="'fetch' is an async function.*asyncio.run"):
+        maker(fetch)

@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from panel_graphs import dag_registry  # noqa: E402
+from panel_graphs import dag_registry
 
-from nbflow.core.events import Event, EventKind  # noqa: E402
-from nbflow.core.states import State  # noqa: E402
-from nbflow.session import Session  # noqa: E402
-from nbflow.settings import Settings  # noqa: E402
-from nbflow.widget.layout import layout_graph, render_svg  # noqa: E402
-from nbflow.widget.panel import LineagePanel  # noqa: E402
+from nbflow.core.events import Event, EventKind
+from nbflow.core.states import State
+from nbflow.session import Session
+from nbflow.settings import Settings
+from nbflow.widget.layout import layout_graph, render_svg
+from nbflow.widget.panel import LineagePanel
 
 
 def ms(samples: list[float]) -> str:
@@ -55,7 +55,7 @@ def bench(n: int, repeats: int) -> None:
             panel = LineagePanel(session, namespace={})
             timings["panel (layout+status)"].append(time.perf_counter() - t)
             seen = threading.Event()
-            panel.observe(lambda change: seen.set(), names="stamp")
+            panel.observe(lambda change, seen=seen: seen.set(), names="stamp")
             t = time.perf_counter()
             session.emit(Event(EventKind.STEP_STARTED, "bench", names[-1], State.RUNNING))
             seen.wait(2)

@@ -8,13 +8,14 @@ user's traceback, which IPython shows as is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from nbflow.core.specs import AssetSpec, make_asset
 from nbflow.core.states import State
 from nbflow.errors import DefinitionError, NbflowError
-from nbflow.notebook.cells import compile_cell, parse_cell, names_read
+from nbflow.notebook.cells import compile_cell, names_read, parse_cell
 
 
 class CellError(NbflowError):

@@ -8,8 +8,10 @@ cell's AST (no IPython needed) so it is tested with a table of cases.
 from __future__ import annotations
 
 import ast
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from nbflow.errors import DefinitionError
 
@@ -144,8 +146,11 @@ class _Reads(ast.NodeVisitor):
     def visit_ListComp(self, node: ast.ListComp) -> None:
         self._comprehension(node, [node.elt])
 
-    visit_SetComp = visit_ListComp
-    visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        self._comprehension(node, [node.elt])
 
     def visit_DictComp(self, node: ast.DictComp) -> None:
         self._comprehension(node, [node.key, node.value])
@@ -238,15 +243,16 @@ def compile_cell(source: str, *, name: str, params: Iterable[str], namespace: di
                          vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
                          defaults=[ast.Name(id=f"__nbflow_default_{n}", ctx=ast.Load())
                                    for n in shadowed])
+    extra: dict[str, Any] = {"type_params": []} if sys.version_info >= (3, 12) else {}
     fndef = ast.FunctionDef(name=name, args=args, body=body or [ast.Pass()], decorator_list=[],
-                            returns=None, type_params=[])
+                            returns=None, **extra)
     module = ast.Module(body=[fndef], type_ignores=[])
     ast.copy_location(fndef, tree.body[0] if tree.body else fndef)
     ast.fix_missing_locations(module)
     code = compile(module, filename, "exec")
     scratch = dict(namespace)   # defaults are evaluated here; the function's globals stay live
     scratch.update({f"__nbflow_default_{n}": namespace[n] for n in shadowed})
-    exec(code, scratch)
+    exec(code, scratch)  # noqa: S102 - defines the function compiled from the user's cell
     made = scratch[name]
     fn = type(made)(made.__code__, namespace, name, made.__defaults__, made.__closure__)
     fn.__qualname__ = name
@@ -255,9 +261,9 @@ def compile_cell(source: str, *, name: str, params: Iterable[str], namespace: di
 
 def _inside_def(tree: ast.Module, target: ast.AST) -> bool:
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            if any(child is target for child in ast.walk(node)):
-                return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and any(
+                child is target for child in ast.walk(node)):
+            return True
     return False
 
 

@@ -112,10 +112,10 @@ class NbflowMagics(Magics):
         assert shell is not None
         source = shell.transform_cell(cell)
         filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
-        from nbflow.notebook import cell_tasks
+        from nbflow.notebook.cell_tasks import run_cell_task
 
         try:
-            value = cell_tasks.run_cell_task(
+            value = run_cell_task(
                 args.name, source, namespace=shell.user_ns, filename=filename,
                 retries=args.retries, cache=args.cache, cache_ttl=args.cache_ttl)
         except cell_assets.CellError:
@@ -161,7 +161,7 @@ class NbflowMagics(Magics):
         def work() -> None:
             try:
                 result = session.materialize(selection, force=args.force)
-            except Exception as exc:   # shown where the run was started
+            except Exception as exc:  # noqa: BLE001 - shown where the run was started
                 if handle is not None:
                     handle.update(f"Run of {selection} failed: {type(exc).__name__}: {exc}")
                 return

@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Iterable, Mapping, Sequence
 
 from nbflow.errors import NbflowError
 
@@ -106,7 +106,7 @@ def dot_source(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> str:
 
 def _dot_layout(exe: str, nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> Layout:
     done = subprocess.run([exe, "-Tplain"], input=dot_source(nodes, edges).encode(),
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=60, check=False)
     if done.returncode != 0:
         raise LayoutError(f"Graphviz dot failed on the lineage graph: "
                           f"{done.stderr.decode(errors='replace').strip()}")
@@ -207,11 +207,12 @@ def state_class(label: str) -> str:
 def render_svg(layout: Layout, states: Mapping[str, str] | None = None) -> str:
     """The SVG for ``layout``; ``states`` maps names to labels (default ``missing``)."""
     states = states or {}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="nbflow-svg" data-engine="{layout.engine}" '
-           f'width="{layout.width:.0f}" height="{layout.height:.0f}" '
-           f'viewBox="0 0 {layout.width:.1f} {layout.height:.1f}">',
-           '<defs><marker id="nbflow-arrow" viewBox="0 0 10 10" refX="0" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" '
-           'markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker></defs>',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="nbflow-svg" data-engine="{layout.engine}" '
+            f'width="{layout.width:.0f}" height="{layout.height:.0f}" '
+            f'viewBox="0 0 {layout.width:.1f} {layout.height:.1f}">'),
+           ('<defs><marker id="nbflow-arrow" viewBox="0 0 10 10" refX="0" refY="5" '
+            'markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" '
+            'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker></defs>'),
            '<g class="nbflow-edges">']
     for e in layout.edges:
         out.append(f'<path class="nbflow-edge" data-tail="{escape(e.tail)}" data-head="{escape(e.head)}" '

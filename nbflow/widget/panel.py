@@ -14,9 +14,10 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import anywidget
 import traitlets
@@ -24,12 +25,12 @@ import traitlets
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
-from nbflow.widget.runner import RunRequest, Runner
+from nbflow.widget.runner import Runner, RunRequest
 from nbflow.widget.states import NodeStates
 
 THROTTLE_S = 0.04          # at most ~25 state pushes a second, whatever the event rate
 _HERE = Path(__file__).parent
-_live: "weakref.WeakSet[LineagePanel]" = weakref.WeakSet()
+_live: weakref.WeakSet[LineagePanel] = weakref.WeakSet()
 _told_install = False
 
 
@@ -232,7 +233,7 @@ class LineagePanel(anywidget.AnyWidget):
             if state == State.SUCCEEDED:
                 try:
                     ns[name] = result[name]
-                except Exception:   # a value that cannot be loaded stays in the store only
+                except Exception:  # noqa: BLE001, S112 - a value that cannot be loaded stays in the store
                     continue
 
     # -- messages from the page ------------------------------------------------------------------
@@ -251,7 +252,7 @@ class LineagePanel(anywidget.AnyWidget):
                 self.cancel()
             elif action == "refresh":
                 self.refresh()
-        except Exception as exc:   # the panel shows errors as data
+        except Exception as exc:  # noqa: BLE001 - the panel shows errors as data
             self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
     def _show_details(self, name: str) -> None:
@@ -339,7 +340,7 @@ def refresh_panels() -> None:
     for p in list(_live):
         try:
             p.refresh()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shown in that panel, the others still refresh
             p.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 
 class Materializer(Protocol):
@@ -110,7 +111,7 @@ class Runner:
                     self._on_start(request)
                 result = self._session.materialize(request.selection, force=request.force,
                                                    cancel=request.cancel)
-            except BaseException as exc:   # shown in the panel as data, never lost in a thread
+            except BaseException as exc:  # noqa: BLE001 - shown in the panel as data, never lost in a thread
                 error = exc
             finally:
                 self._current = None

@@ -6,7 +6,7 @@ check failed. Status gives the resting label; a run's events lay an overlay on t
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State

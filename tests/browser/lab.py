@@ -48,7 +48,7 @@ class LabServer:
     def url(self, notebook: str) -> str:
         return f"{self.base}/lab/tree/{notebook}?token={TOKEN}"
 
-    def start(self, timeout: float = 90) -> "LabServer":
+    def start(self, timeout: float = 90) -> LabServer:
         env = dict(os.environ)
         for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                          ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
@@ -89,7 +89,7 @@ class LabServer:
             req = urllib.request.Request(f"{self.base}/api/shutdown?token={TOKEN}", method="POST")
             urllib.request.urlopen(req, timeout=5).close()
             self.proc.wait(timeout=20)
-        except Exception:
+        except Exception:  # noqa: BLE001 - then stop our own process group
             os.killpg(self.proc.pid, signal.SIGTERM)      # our own process group only
             try:
                 self.proc.wait(timeout=10)

@@ -14,10 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.lab import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LabServer,
+    chromium_available,
+    open_notebook,
+    run_all,
+)
 from tests.conftest import dot_available, require
-
-from tests.browser.lab import (CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_available,
-                               open_notebook, run_all)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

@@ -7,9 +7,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from nbflow.widget.layout import (
+    LayoutError,
+    layout_graph,
+    node_width,
+    parse_plain,
+    render_svg,
+    state_class,
+)
 from tests.conftest import dot_available, require
-from nbflow.widget.layout import (LayoutError, layout_graph, node_width, parse_plain, render_svg,
-                                  state_class)
 
 GRAPHS = [
     ("single", ["a"], []),

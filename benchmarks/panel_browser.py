@@ -23,10 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(Path(__file__).parent)]
-from panel_graphs import dag_source  # noqa: E402
+from panel_graphs import dag_source
 
-from tests.browser.lab import (CHROMIUM, CHROMIUM_ARGS, LabServer, open_notebook,  # noqa: E402
-                               run_all)
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, LabServer, open_notebook, run_all
 
 
 def write_notebook(root: Path, n: int) -> str:

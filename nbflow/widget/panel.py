@@ -71,6 +71,7 @@ class LineagePanel(anywidget.AnyWidget):
         self._timer: threading.Timer | None = None
         self._last_push = 0.0
         self._dirty_stamp = 0.0
+        self._outside_runs: set[str] = set()
         self.last_result: Any = None
         self.last_error: BaseException | None = None
         self.runner = Runner(session, on_start=self._run_started, on_finish=self._run_finished)
@@ -124,12 +125,21 @@ class LineagePanel(anywidget.AnyWidget):
             changed = self._nodes.apply(event)
             if changed:
                 self._dirty_stamp = max(self._dirty_stamp, event.ts)
-        if event.kind is EventKind.RUN_STARTED:
-            self.running = True
         if changed:
             self._schedule_push()
-        if event.kind is EventKind.RUN_FINISHED and not self.runner.busy:
-            # A run started outside the panel (a magic, nf.materialize): settle from the store.
+        # A run of assets started outside the panel (a magic, nf.materialize): say so, and
+        # settle from the store when it ends.
+        if event.kind is EventKind.RUN_STARTED:
+            if self.runner.busy or event.data.get("kind", "assets") != "assets":
+                return
+            self._outside_runs.add(event.run_id)
+            label = event.data.get("selection") or event.data.get("name") or ""
+            self.message = f"Run {event.run_id} of {label}..."
+        elif event.kind is EventKind.RUN_FINISHED and event.run_id in self._outside_runs:
+            self._outside_runs.discard(event.run_id)
+            state = getattr(event.state, "value", event.state) or "FINISHED"
+            error = event.data.get("error")
+            self.message = f"Run {event.run_id}: {state}" + (f" ({error})." if error else ".")
             threading.Thread(target=self._settle_after_run, daemon=True).start()
 
     def _schedule_push(self) -> None:

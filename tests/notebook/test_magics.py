@@ -193,3 +193,18 @@ def test_task_cell_failure_shows_the_users_traceback(ip: Any, session: Any) -> N
 def test_task_magic_errors_are_usage_errors(ip: Any, session: Any, cell: str, match: str) -> None:
     with pytest.raises(UsageError, match=match):
         run(ip, cell)
+
+
+def test_declared_code_version_keeps_an_edited_cell_fresh(ip: Any, session: Any) -> None:
+    run(ip, "%%asset pinned --code-version 1\n[1]")
+    run(ip, "%%asset pinned --code-version 1 --define-only\n[1]  # reformatted, same meaning")
+    assert statuses(session)["pinned"] == ("fresh", None)
+    run(ip, "%%asset pinned --code-version 2 --define-only\n[1]")
+    assert statuses(session)["pinned"] == ("stale", "code changed")
+
+
+def test_extension_loads_through_the_extension_manager(ip: Any) -> None:
+    # what `c.InteractiveShellApp.extensions = ["nbflow"]` in an IPython profile does
+    ip.extension_manager.reload_extension("nbflow")
+    assert {"asset", "task"} <= set(ip.magics_manager.magics["cell"])
+    assert {"materialize", "nbflow"} <= set(ip.magics_manager.magics["line"])

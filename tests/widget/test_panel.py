@@ -209,3 +209,33 @@ def test_summary_and_json_safety() -> None:
     assert summarize(None) == ""
     assert json_safe({"a": float("nan"), "b": (1, {2}), "c": object}) == {
         "a": "nan", "b": [1, [2]], "c": str(object)}
+
+
+def test_failed_blocking_check_shows_check_failed(chain: Any) -> None:
+    from nbflow.core.specs import check
+
+    @asset(registry=chain.registry, checks=[check(lambda v: v > 100, name="big_enough")])
+    def checked(total: int) -> int:
+        return total
+
+    p = LineagePanel(chain, namespace={})
+    try:
+        click(p, action="materialize", name="checked", scope="upstream")
+        assert p.wait(20)
+        assert p.states["checked"] == "check failed"
+        assert p.states["total"] == "succeeded"
+        click(p, action="select", name="checked")
+        assert "big_enough" in p.details["error"]
+    finally:
+        p.close()
+
+
+def test_runs_started_elsewhere_are_announced_and_settled(chain: Any) -> None:
+    p = LineagePanel(chain, namespace={})
+    try:
+        result = chain.materialize("raw")
+        wait_for(lambda: p.message == f"Run {result.run_id}: SUCCEEDED.")
+        wait_for(lambda: p.states["clean"] == "missing" and p.states["raw"] == "succeeded")
+        assert not p.running
+    finally:
+        p.close()

@@ -24,6 +24,8 @@ NODE_H = 44.0
 PAD = 12.0
 MARGIN = 8.0
 LONGEST_STATE = "check failed"
+DOT_LIMIT = 2000
+"""Above this many assets ``auto`` uses the layered layout: dot's time grows faster than linearly."""
 INSTALL_HINT = ("Graphviz `dot` was not found, so the panel uses a simple layered layout. "
                 "For the better one install Graphviz: `apt install graphviz`, "
                 "`conda install -c conda-forge graphviz` or `brew install graphviz`.")
@@ -75,16 +77,24 @@ def find_dot() -> str | None:
 
 def layout_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], *,
                  engine: str = "auto", dot: str | None = None) -> Layout:
-    """Lay the graph out left to right with ``dot`` (``engine="auto"`` falls back without it)."""
+    """Lay the graph out left to right with ``dot``.
+
+    ``engine="auto"`` falls back to the layered layout when ``dot`` is missing, fails, or the
+    graph has more than ``DOT_LIMIT`` assets; ``engine="dot"`` raises ``LayoutError`` instead.
+    """
     known = set(nodes)
     edges = [(a, b) for a, b in edges if a in known and b in known]
     if engine not in ("auto", "dot", "layered"):
         raise ValueError(f"engine must be auto, dot or layered, not {engine!r}")
-    exe = dot or (find_dot() if engine != "layered" else None)
+    exe = None if engine == "layered" else (dot or find_dot())
     if engine == "dot" and exe is None:
         raise LayoutError(INSTALL_HINT)
-    if exe is not None and nodes:
-        return _dot_layout(exe, nodes, edges)
+    if exe is not None and nodes and (engine == "dot" or len(nodes) <= DOT_LIMIT):
+        try:
+            return _dot_layout(exe, nodes, edges)
+        except (LayoutError, OSError, subprocess.TimeoutExpired):
+            if engine == "dot":
+                raise
     return _layered_layout(nodes, edges)
 
 

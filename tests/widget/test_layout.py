@@ -88,3 +88,18 @@ def test_parse_plain_flips_y_and_converts_inches() -> None:
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="engine"):
         layout_graph(["a"], [], engine="neato")
+
+
+def test_auto_falls_back_when_dot_fails(tmp_path) -> None:
+    broken = tmp_path / "dot"
+    broken.write_text("#!/bin/sh\necho 'Error: boom' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    assert layout_graph(["a", "b"], [("a", "b")], engine="auto", dot=str(broken)).engine == "layered"
+    with pytest.raises(LayoutError, match="Graphviz dot failed on the lineage graph: Error: boom"):
+        layout_graph(["a", "b"], [("a", "b")], engine="dot", dot=str(broken))
+
+
+def test_auto_uses_the_fallback_for_huge_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nbflow.widget.layout.DOT_LIMIT", 3)
+    names = ["a", "b", "c", "d"]
+    assert layout_graph(names, [], engine="auto", dot="/nonexistent/dot").engine == "layered"

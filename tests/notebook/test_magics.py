@@ -208,3 +208,11 @@ def test_extension_loads_through_the_extension_manager(ip: Any) -> None:
     ip.extension_manager.reload_extension("nbflow")
     assert {"asset", "task"} <= set(ip.magics_manager.magics["cell"])
     assert {"materialize", "nbflow"} <= set(ip.magics_manager.magics["line"])
+
+
+def test_changing_a_constant_the_cell_reads_makes_it_stale(ip: Any, session: Any) -> None:
+    run(ip, "RATE = 2")
+    run(ip, "%%asset scaled\n10 * RATE")
+    assert statuses(session)["scaled"] == ("fresh", None)
+    run(ip, "RATE = 3")
+    assert statuses(session)["scaled"] == ("stale", "code changed")

@@ -174,6 +174,10 @@ class SqlStore:
         self._queue.put(done)
         while not done.wait(1.0):
             if not self._writer.is_alive():
+                if not done.is_set():  # the writer died with events still queued
+                    raise StoreError(f"The run store writer for {redact(self.url)} stopped before "
+                                     "committing every event; the last events of this process "
+                                     "may be missing. Restart the process.")
                 break
         if self._error is not None:
             err, self._error = self._error, None

@@ -303,3 +303,23 @@ def test_the_cli_shows_a_bad_store_as_one_line(tmp_path: Path, make_url: Any, ex
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
+
+
+def test_flush_raises_when_the_writer_died(store_url: str) -> None:
+    """A dead writer thread must not let flush() pretend the events were committed."""
+    from nbflow.core.events import Event, EventKind
+    from nbflow.errors import StoreError as _StoreError
+    from nbflow.store.sql import SqlStore as _SqlStore
+
+    store = _SqlStore(store_url)
+    store.record(Event(EventKind.LOG, "r-dead", data={"message": "first"}))
+    store.flush()
+    store._queue.put(None)  # the writer's stop signal: it exits, events after it stay queued
+    store._writer.join(timeout=10)
+    store.record(Event(EventKind.LOG, "r-dead", data={"message": "never written"}))
+    try:
+        store.flush()
+    except _StoreError as exc:
+        assert "stopped before committing" in str(exc)
+    else:
+        raise AssertionError("flush() returned although the writer was dead")

@@ -218,8 +218,9 @@ class Scheduler:
     # ------------------------------------------------------------------ loops
     def run_once(self) -> PassReport:
         """One pass over due work (``--once``): claim due ticks, run them and what is queued, wait."""
-        self.recover()
+        crashed = self.recover()
         first = self.step()
+        first.crashed = crashed + first.crashed
         queued = {q.run_id for q in self.ds.pending()} | set(first.started)
         report = first
         while not self._stop.is_set():

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from nbflow.session import Session
     from nbflow.store.deployments import DeploymentStore
 
+DASK_CONNECT_TIMEOUT = 15.0
+"""Seconds to wait for a Dask scheduler before the run fails."""
+
 Execute = Callable[[ExecutionRequest, "threading.Event | None"], ExecutionResult]
 
 
@@ -67,7 +70,7 @@ def dask_execute(address: str) -> Execute:
     def run(request: ExecutionRequest, cancel: threading.Event | None) -> ExecutionResult:
         from distributed import Client
 
-        with Client(address.removeprefix("dask://"), timeout=30,
+        with Client(address.removeprefix("dask://"), timeout=DASK_CONNECT_TIMEOUT,
                     set_as_default=False) as client:
             future = client.submit(execute_notebook, request, pure=False)
             while True:

@@ -72,6 +72,7 @@ class LineagePanel(anywidget.AnyWidget):
         self._last_push = 0.0
         self._dirty_stamp = 0.0
         self._outside_runs: set[str] = set()
+        self._closed = False
         self.last_result: Any = None
         self.last_error: BaseException | None = None
         self.runner = Runner(session, on_start=self._run_started, on_finish=self._run_finished)
@@ -158,6 +159,8 @@ class LineagePanel(anywidget.AnyWidget):
         self._push()
 
     def _push(self) -> None:
+        if self._closed:
+            return
         with self._lock:
             self._timer = None
             self._last_push = time.monotonic()
@@ -171,12 +174,18 @@ class LineagePanel(anywidget.AnyWidget):
                 setattr(self, key, value)
 
     def _settle_after_run(self) -> None:
-        store = getattr(self.session, "store", None)
-        flush = getattr(store, "flush", None)
-        if flush is not None:
-            flush()
-        self.running = self.runner.busy
-        self.refresh()
+        if self._closed:
+            return
+        try:
+            store = getattr(self.session, "store", None)
+            flush = getattr(store, "flush", None)
+            if flush is not None:
+                flush()
+            self.running = self.runner.busy
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
+            if not self._closed:
+                self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -272,6 +281,7 @@ class LineagePanel(anywidget.AnyWidget):
         self.details = describe_asset(self.session, name, self._nodes)
 
     def close(self) -> None:
+        self._closed = True
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe()

@@ -216,3 +216,15 @@ def test_changing_a_constant_the_cell_reads_makes_it_stale(ip: Any, session: Any
     assert statuses(session)["scaled"] == ("fresh", None)
     run(ip, "RATE = 3")
     assert statuses(session)["scaled"] == ("stale", "code changed")
+
+
+def test_nbflow_panel_shows_the_cell_assets(ip: Any, session: Any) -> None:
+    run(ip, "%%asset first\n1")
+    run(ip, "%%asset second\nfirst + 1")
+    shown = ip.run_line_magic("nbflow", "panel")
+    try:
+        assert shown.states == {"first": "fresh", "second": "fresh"}
+        run(ip, "%%asset first\n2")                 # the magic refreshes live panels
+        assert shown.states == {"first": "succeeded", "second": "stale"}
+    finally:
+        shown.close()

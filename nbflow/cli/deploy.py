@@ -135,7 +135,7 @@ def show(name: str) -> int:
         console.print(table)
     skipped = [t for t in DeploymentStore(session.store).recent_ticks(d.name) if t[1] == "SKIPPED"]
     if skipped:
-        at = dt.datetime.fromtimestamp(skipped[0][0], dt.timezone.utc)
+        at = dt.datetime.fromtimestamp(skipped[0][0], dt.UTC)
         console.print(f"  last tick skipped by the catch-up policy: {when(at)}")
     return 0
 

@@ -10,10 +10,12 @@ import datetime as dt
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from nbflow.core.states import State
 from nbflow.deploy.parameters import (
     from_json,
     read_parameters,
@@ -21,7 +23,6 @@ from nbflow.deploy.parameters import (
     validate_parameters,
 )
 from nbflow.deploy.schedule import CATCHUP, Schedule, make_schedule
-from nbflow.core.states import State
 from nbflow.errors import DeploymentError, NbflowError, ParameterError, ScheduleError
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class Deployment:
         }
 
     @classmethod
-    def from_row(cls, row: DeploymentRow) -> "Deployment":
+    def from_row(cls, row: DeploymentRow) -> Deployment:
         spec = dict(row.spec)
         sched = spec.get("schedule") or {}
         return cls(
@@ -80,7 +81,7 @@ class Deployment:
         """The next fire time in the deployment's own zone (None: manual or paused)."""
         if self.paused:
             return None
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         t = self.schedule.next_after(now)
         if t is None:
             return None

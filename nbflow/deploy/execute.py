@@ -13,9 +13,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from nbflow.deploy.parameters import (
     INJECTED_TAG,

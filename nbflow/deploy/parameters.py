@@ -13,9 +13,10 @@ import datetime as dt
 import difflib
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from nbflow.errors import ParameterError
 

@@ -11,8 +11,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State

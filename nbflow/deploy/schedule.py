@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from nbflow.errors import ScheduleError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CATCHUP = ("none", "latest", "all")
 MISFIRE_GRACE = 60.0
 """With catch-up ``none``, a tick is still run when the scheduler sees it this many seconds late."""
@@ -33,7 +33,7 @@ _ALIASES = {
 }
 
 
-def parse_interval(text: str | float | int) -> float:
+def parse_interval(text: str | float) -> float:
     """``"15m"`` -> 900.0 seconds; units s, m, h, d."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
@@ -77,7 +77,7 @@ def _check_cron(expr: str) -> str:
         )
     try:
         croniter(text)
-    except Exception as exc:  # croniter's errors name the bad field
+    except (ValueError, TypeError, KeyError) as exc:  # croniter's errors name the bad field
         raise ScheduleError(
             f"Cron expression {expr!r} is not valid ({exc}); e.g. '0 6 * * *' is 06:00 daily "
             "and '*/15 * * * *' every 15 minutes."
@@ -118,10 +118,10 @@ class Schedule:
                     return
                 yield t
             return
-        t = self.next_after(after)
-        while t is not None and t <= until:
-            yield t
-            t = self.next_after(t)
+        nxt = self.next_after(after)
+        while nxt is not None and nxt <= until:
+            yield nxt
+            nxt = self.next_after(nxt)
 
     def describe(self) -> str:
         """The schedule in words, e.g. ``daily at 06:00 (Europe/Paris)``."""
@@ -153,7 +153,7 @@ def make_schedule(
         sched = Schedule(cron=text, tz=zone)
         try:
             sched.next_after(dt.datetime.now(UTC))
-        except Exception:  # croniter's "no matching date" for e.g. 30 February
+        except (ValueError, TypeError):  # croniter's "no matching date" for e.g. 30 February
             raise ScheduleError(
                 f"Cron expression {cron!r} never fires (no date matches it); check the "
                 "day-of-month and month fields."

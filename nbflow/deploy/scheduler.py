@@ -17,13 +17,15 @@ the rest (their kernels are killed and the runs end CANCELLED). The clock is inj
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.states import State
 from nbflow.deploy.deployments import Deployment, run_values
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from nbflow.session import Session
     from nbflow.store.deployments import DeploymentRow
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 
 
@@ -92,7 +94,7 @@ class Scheduler:
         self.clock = clock or utc_now
         self._execute = execute
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="nbflow-deployment")
-        self._running: dict[str, tuple[Future[object], threading.Event]] = {}
+        self._running: dict[str, tuple[Future[None], threading.Event]] = {}
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -195,7 +197,7 @@ class Scheduler:
             free -= 1
         return started
 
-    def _run(self, dep: Deployment, run_id: str, values: dict[str, object],
+    def _run(self, dep: Deployment, run_id: str, values: dict[str, Any],
              cancel: threading.Event, scheduled_at: float | None) -> None:
         try:
             execute_claimed(self.session, self.ds, dep, run_id, values, cancel=cancel,
@@ -283,10 +285,8 @@ class Scheduler:
         for _, (_, cancel) in items:
             cancel.set()
         for _, (future, _) in items:
-            try:
+            with contextlib.suppress(Exception):  # the run's own record carries its failure
                 future.result(timeout=60)
-            except Exception:  # noqa: BLE001 - the run's own record carries its failure
-                pass
         return [run_id for run_id, _ in items]
 
     def close(self) -> None:

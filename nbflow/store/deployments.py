@@ -10,8 +10,9 @@ crashed runs. Run lifecycle events (RUN_STARTED, RUN_FINISHED) still go through
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -239,4 +240,4 @@ class DeploymentStore:
             return {s: n for s, n in conn.execute(q)}
 
 
-__all__ = ["DeploymentRow", "DeploymentStore", "KIND", "QueuedRun"]
+__all__ = ["KIND", "DeploymentRow", "DeploymentStore", "QueuedRun"]

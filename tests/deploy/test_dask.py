@@ -30,8 +30,8 @@ def test_a_deployment_runs_its_notebook_on_a_dask_worker(kernel, session, tmp_pa
     worker_pids = set(client.run(lambda: __import__("os").getpid()).values())
     nb = write_notebook(tmp_path / "where.ipynb", [
         ("region = 'EU'", ["parameters"]),
-        ("import json, os\nprint(json.dumps({'parent': os.getppid(), 'region': region, "
-         "'run': os.environ['NBFLOW_RUN_ID']}))", []),
+        (("import json, os\nprint(json.dumps({'parent': os.getppid(), 'region': region, "
+          "'run': os.environ['NBFLOW_RUN_ID']}))"), []),
     ])
     address = "dask://" + lc.scheduler_address.removeprefix("tcp://")
     D.deploy(nb, name="remote", manual=True, executor=address)

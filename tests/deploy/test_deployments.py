@@ -78,7 +78,7 @@ def test_deploy_stores_updates_and_lists(session, notebook):
     assert dict(stored.parameters) == {"day": dt.date(2026, 2, 1)}
     assert (stored.retries, stored.timeout, stored.schedule.tz) == (2, 60.0, "America/New_York")
     assert [d.name for d in D.list_deployments()] == ["probe"]
-    nxt = stored.next_run(dt.datetime(2026, 3, 6, 12, tzinfo=dt.timezone.utc))
+    nxt = stored.next_run(dt.datetime(2026, 3, 6, 12, tzinfo=dt.UTC))
     assert (nxt.weekday(), nxt.hour, nxt.minute, str(nxt.tzinfo)) == (0, 6, 30, "America/New_York")
     assert D.set_paused("probe", True).paused and D.get_deployment("probe").next_run() is None
     assert not D.set_paused("probe", False).paused

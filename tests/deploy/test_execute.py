@@ -67,35 +67,37 @@ def test_a_failing_cell_is_reported_and_the_notebook_kept(kernel, notebook, tmp_
     assert any(o.get("ename") == "ValueError" for c in executed["cells"] for o in c.get("outputs", []))
 
 
-def _kernel_pids() -> set[int]:
+def _kernel_pids(marker: str) -> set[int]:
+    """Processes whose environment carries NBFLOW_RUN_ID=marker (the run's kernel)."""
+    needle = f"NBFLOW_RUN_ID={marker}".encode()
     pids = set()
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                cmd = (p / "cmdline").read_bytes()
+                if needle in (p / "environ").read_bytes().split(b"\0"):
+                    pids.add(int(p.name))
             except OSError:
                 continue
-            if b"ipykernel_launcher" in cmd:
-                pids.add(int(p.name))
     return pids
 
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("how", ["timeout", "cancel"])
 def test_timeout_and_cancel_kill_the_kernel(kernel, notebook, tmp_path, how):
-    before = _kernel_pids()
+    marker = f"kill-{how}-{id(tmp_path)}"
     cancel = threading.Event()
     if how == "cancel":
         threading.Timer(2.0, cancel.set).start()
     out = tmp_path / f"{how}.ipynb"
-    request = ExecutionRequest(str(notebook), str(out), {"n": 30_000},
+    request = ExecutionRequest(str(notebook), str(out), {"n": 30_000}, env={"NBFLOW_RUN_ID": marker},
                                timeout=2.0 if how == "timeout" else None)
     result = execute_notebook(request, cancel=cancel)
     assert not result.ok and result.duration < 20
     assert (result.timed_out, result.cancelled) == (how == "timeout", how == "cancel")
     assert result.cell_index == 2
     assert out.exists()
-    assert _kernel_pids() - before == set()
+    assert _printed(str(out), 3)["run_id"] == marker  # the kernel really ran with that environment
+    assert _kernel_pids(marker) == set()
 
 
 def test_a_missing_kernel_is_a_result_not_an_exception(notebook, tmp_path):

@@ -192,7 +192,7 @@ def test_injected_source_round_trips_awkward_strings_without_pasting_them(value)
     source = P.injected_source(values)
     assert value not in source or value == ""
     namespace: dict = {}
-    exec(compile(source, "<injected>", "exec"), namespace)
+    exec(compile(source, "<injected>", "exec"), namespace)  # noqa: S102 - the point of the test
     assert namespace["s"] == value
     assert namespace["when"] == dt.date(2026, 1, 2)
     assert namespace["nested"] == {"d": [dt.datetime(2026, 1, 1)]}

@@ -9,7 +9,7 @@ import pytest
 from nbflow.deploy.schedule import Schedule, due_ticks, make_schedule, parse_interval
 from nbflow.errors import ScheduleError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def utc(*args: int) -> dt.datetime:

@@ -24,7 +24,7 @@ from nbflow.store.deployments import DeploymentStore
 
 from .conftest import FakeExecute
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class FakeClock:

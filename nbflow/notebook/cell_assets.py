@@ -16,6 +16,7 @@ from nbflow.core.specs import AssetSpec, make_asset
 from nbflow.core.states import State
 from nbflow.errors import DefinitionError, NbflowError
 from nbflow.notebook.cells import compile_cell, names_read, parse_cell
+from nbflow.widget.plan import upstream_to_build
 
 
 class CellError(NbflowError):
@@ -88,36 +89,9 @@ def define_cell_asset(session: Any, name: str, source: str, *, namespace: dict[s
     return spec
 
 
-def missing_upstream(session: Any, name: str) -> tuple[list[str], list[str]]:
-    """(upstream assets to build first because they have no value, notes on stale ones used as is)."""
-    graph = session.registry.graph()
-    ancestors = graph.upstream_of([name])
-    if not ancestors:
-        return [], []
-    status = {s.name: s for s in session.status(sorted(ancestors))}
-    build: set[str] = set()
-    notes: list[str] = []
-    frontier = list(graph.upstream[name])
-    seen: set[str] = set()
-    while frontier:
-        u = frontier.pop()
-        if u in seen:
-            continue
-        seen.add(u)
-        st = status.get(u)
-        if st is None or st.last is None:       # missing, or failed without any value
-            build.add(u)
-            frontier.extend(graph.upstream[u])
-        elif st.status != "fresh":
-            why = st.reason or st.status
-            notes.append(f"Note: upstream {u!r} is {st.status} ({why}); using its last "
-                         f"materialisation. Run `%materialize {u}` to rebuild it.")
-    return graph.sorted(build), sorted(notes)
-
-
 def run_cell_asset(session: Any, name: str) -> CellRun:
     """Materialise ``name`` now (forced: the cell ran), after any upstream that has no value."""
-    build, notes = missing_upstream(session, name)
+    build, notes = upstream_to_build(session, name)
     result = session.materialize([*build, name], force=True, keep=[name])
     state = result.states.get(name)
     if state in (State.SUCCEEDED, State.CACHED):
@@ -134,5 +108,5 @@ def run_cell_asset(session: Any, name: str) -> CellRun:
     raise NbflowError(f"Asset {name!r} did not materialise in run {result.run_id}: {message}")
 
 
-__all__ = ["CellError", "CellRun", "define_cell_asset", "missing_upstream", "parse_names",
+__all__ = ["CellError", "CellRun", "define_cell_asset", "parse_names",
            "parse_tags", "run_cell_asset"]

@@ -25,6 +25,7 @@ import traitlets
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
+from nbflow.widget.plan import upstream_to_build
 from nbflow.widget.runner import Runner, RunRequest
 from nbflow.widget.states import NodeStates
 
@@ -199,9 +200,8 @@ class LineagePanel(anywidget.AnyWidget):
             if name not in graph:
                 raise KeyError(f"{name!r} is not an asset of this panel")
             if scope == "this":
-                missing = sorted(n for n in graph.upstream_of([name])
-                                 if self._nodes.resting.get(n, "missing") == "missing")
-                names = (*graph.sorted(missing), name)
+                build, _notes = upstream_to_build(self.session, name)
+                names = (*build, name)
                 request = RunRequest(", ".join(names), force=True, names=names)
             elif scope == "upstream":
                 request = RunRequest(f"+{name}", names=(*graph.sorted(graph.upstream_of([name])), name))

@@ -239,3 +239,25 @@ def test_runs_started_elsewhere_are_announced_and_settled(chain: Any) -> None:
         assert not p.running
     finally:
         p.close()
+
+
+def test_materialise_this_rebuilds_an_upstream_that_only_failed(chain: Any) -> None:
+    attempts: list[int] = []
+
+    @asset(registry=chain.registry, name="raw")
+    def flaky_raw() -> list[int]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first try fails")
+        return [2]
+
+    chain.materialize("raw")                       # failed, and no value ever stored
+    p = LineagePanel(chain, namespace={})
+    try:
+        assert p.states["raw"] == "failed"
+        click(p, action="materialize", name="clean", scope="this")
+        assert p.wait(20)
+        assert set(p.last_result.states) == {"raw", "clean"}
+        assert p.states["raw"] == "succeeded" and p.states["clean"] == "succeeded"
+    finally:
+        p.close()

@@ -2,10 +2,16 @@
 
 Public entry points (imported lazily, so ``import nbflow.deploy`` stays light):
 ``deploy`` (define or update a deployment), ``trigger`` (run one now) and ``Scheduler``.
+
+The package itself is callable and means ``deploy``: once any ``nbflow.deploy.*`` module is
+imported, Python binds the attribute ``nbflow.deploy`` to this package, so ``nbflow.deploy(...)``
+has to work whether it names the function or the package.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 __all__ = ["Scheduler", "deploy", "trigger"]
@@ -21,3 +27,13 @@ def __getattr__(name: str) -> Any:
 
         return Scheduler
     raise AttributeError(f"module 'nbflow.deploy' has no attribute {name!r}")
+
+
+class _DeployModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from nbflow.deploy.deployments import deploy
+
+        return deploy(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _DeployModule

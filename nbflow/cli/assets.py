@@ -123,9 +123,13 @@ def status(selection: str, file: str | None, module: str | None) -> int:
         if not known:
             console.print("No assets defined and none materialised yet. Pass -f FILE.py or -m MODULE.")
             return 0
+        parents = session.store.parent_runs(m.run_id for m in known.values())
         for name, m in sorted(known.items()):
-            table.add_row(name, "-", "definitions not loaded (pass -f FILE.py)", when(m.ts),
-                          m.run_id, seconds(m.duration), "-")
+            table.add_row(name, "recorded", "", when(m.ts), m.run_id, seconds(m.duration),
+                          parents.get(m.run_id, "-"))
+        console.print(table)
+        console.print("Definitions not loaded: pass -f FILE.py or -m MODULE to see fresh or stale.")
+        return 0
     for s in session.status(selection):
         last = s.last
         table.add_row(s.name, styled(s.status), s.reason or "", when(last.ts if last else None),
@@ -173,9 +177,11 @@ def runs(limit: int, state: str | None, deployment: str | None) -> int:
     for col in ("run", "kind", "name", "state", "started", "duration", "steps", "deployment"):
         table.add_column(col, overflow="fold")
     records = session.runs(limit=limit, state=state, deployment=deployment)
+    names = {r.run_id: r.deployment for r in records if r.deployment}
     for r in records:
+        via = r.deployment or (f"in {names.get(r.parent_run_id) or r.parent_run_id}" if r.parent_run_id else "-")
         table.add_row(r.run_id, r.kind, r.name or "-", styled(r.state), when(r.started_at),
-                      seconds(r.duration), str(len(r.steps)), r.deployment or "-")
+                      seconds(r.duration), str(len(r.steps)), via)
     if not records:
         console.print("No runs yet.")
         return 0
@@ -205,13 +211,26 @@ def run_show(run_id: str) -> int:
         console.print(f"output {r.output_path}")
     if r.error:
         console.print(f"[red]error[/] {r.error}")
-    table = Table()
-    for col in ("step", "state", "attempts", "started", "duration", "upstream", "error"):
-        table.add_column(col, overflow="fold")
-    for s in r.steps:
-        table.add_row(s.name, styled(s.state), str(s.attempts), when(s.started_at),
-                      seconds(s.duration), ", ".join(s.upstream) or "-", s.error or "")
-    console.print(table)
+    if r.steps:
+        table = Table()
+        for col in ("step", "state", "attempts", "started", "duration", "upstream", "error"):
+            table.add_column(col, overflow="fold")
+        for s in r.steps:
+            table.add_row(s.name, styled(s.state), str(s.attempts), when(s.started_at),
+                          seconds(s.duration), ", ".join(s.upstream) or "-", s.error or "")
+        console.print(table)
+    children = get_session().store.child_runs(r.run_id)
+    if children:
+        table = Table(title="runs started inside it", title_justify="left")
+        for col in ("run", "kind", "name", "state", "duration", "steps"):
+            table.add_column(col)
+        for c in children:
+            table.add_row(c.run_id, c.kind, c.name or "-", styled(c.state), seconds(c.duration),
+                          ", ".join(f"{s.name} {s.state.value}" for s in c.steps[:6])
+                          + (" ..." if len(c.steps) > 6 else ""))
+        console.print(table)
+    if not r.steps and not children:
+        console.print("No steps recorded.")
     _print_logs(r.run_id)
     return 0
 

@@ -483,6 +483,15 @@ class SqlStore:
         with self.connect() as conn:
             return {step: (ts, run_id, (data or {}).get("error")) for step, ts, run_id, data in conn.execute(q)}
 
+    def child_runs(self, run_id: str) -> list[RunRecord]:
+        """Runs started inside ``run_id`` (asset runs of a deployment's notebook), oldest first."""
+        self.flush()
+        with self.connect() as conn:
+            rows = conn.execute(select(runs).where(runs.c.parent_run_id == run_id)
+                                .order_by(runs.c.created_at)).mappings().all()
+            steps = self._steps(conn, [r["run_id"] for r in rows])
+        return [self._run_record(r, steps.get(r["run_id"], ())) for r in rows]
+
     def parent_runs(self, run_ids: Iterable[str]) -> dict[str, str]:
         """run id -> the deployment run it ran inside, for the given runs that have one."""
         ids = list(set(run_ids))

@@ -109,3 +109,28 @@ def test_unreachable_store_is_one_line(home: Path, tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "not a database" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_run_show_lists_runs_started_inside_a_run(home: Path, pipeline: Path) -> None:
+    import os
+
+    env_run = "parent0123456789"
+    from nbflow.core.events import Event, EventKind
+    from nbflow.core.states import State
+    from nbflow.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{home / 'nbflow.db'}")
+    store.record(Event(EventKind.RUN_STARTED, env_run, data={"kind": "deployment", "name": "report",
+                                                              "deployment": "report"}))
+    store.record(Event(EventKind.RUN_FINISHED, env_run, state=State.SUCCEEDED))
+    store.close()
+    out = subprocess.run([sys.executable, "-m", "nbflow", "materialize", "+doubled", "-f", str(pipeline)],
+                         capture_output=True, text=True,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("NBFLOW_")},
+                              "NBFLOW_HOME": str(home), "NBFLOW_RUN_ID": env_run, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    show = nbflow("run", "show", env_run, home=home)
+    assert "runs started inside it" in show.stdout
+    assert "doubled SUCCEEDED" in show.stdout and "raw SUCCEEDED" in show.stdout
+    runs = nbflow("runs", home=home)
+    assert "in report" in runs.stdout

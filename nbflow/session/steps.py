@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import warnings
 from concurrent.futures import Future
@@ -94,16 +95,34 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
                 return Outcome(State.CACHED, value, run_id=run_id, step=step)
 
     slots: list[int] = []
+    held = _held_tags()
+    taken: set[str] = set()
     if spec.tags:
-        limited = scope.tables.limited(spec.tags)
+        # A task called directly inside a task that already holds a tag's slot (same thread)
+        # uses that slot: waiting for a second one could wait for itself forever.
+        limited = [t for t in scope.tables.limited(spec.tags) if t not in held]
         if limited:
             slots = scope.tables.acquire(sorted(limited), run_id=run_id, step=step,
                                          cancel=scope.cancel)
+            taken = set(limited)
+            held |= taken
     try:
         return _attempts(scope, task, step, args, kwargs, base, key, future)
     finally:
         if slots:
+            held -= taken
             scope.tables.release(slots)
+
+
+_local = threading.local()
+
+
+def _held_tags() -> set[str]:
+    """Tags whose concurrency slots the current thread holds."""
+    held = getattr(_local, "held", None)
+    if held is None:
+        held = _local.held = set()
+    return held  # type: ignore[no-any-return]
 
 
 def _lookup_key(task: Task, step: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
@@ -179,9 +198,14 @@ def _save(scope: RunScope, task: Task, step: str, key: str | None, value: Any) -
     now = time.time()
     if key is None:  # persist=True without a cache: keep the result under the step's id
         key = result_key(scope.run_id, step)
-    scope.tables.put_entry(CacheEntry(key=key, task=task.spec.name, payload=payload,
-                                      created_at=now, expires_at=expires_at(task.spec, now),
-                                      run_id=scope.run_id, step=step))
+    try:
+        scope.tables.put_entry(CacheEntry(key=key, task=task.spec.name, payload=payload,
+                                          created_at=now, expires_at=expires_at(task.spec, now),
+                                          run_id=scope.run_id, step=step))
+    except Exception as e:  # noqa: BLE001 - the step succeeded; only its stored copy is lost
+        warnings.warn(f"The result of step {step!r} of task {task.spec.name!r} could not be "
+                      f"stored ({type(e).__name__}: {e}); it is not cached.", NbflowWarning,
+                      stacklevel=4)
 
 
 def result_key(run_id: str, step: str) -> str:

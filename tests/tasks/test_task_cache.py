@@ -211,3 +211,21 @@ def test_persisted_results_can_be_loaded_by_run_and_step(session):  # type: igno
         load_result(out.run_id, "dropped")
     assert kept(1) == {"x": 1}
     assert session.runs(limit=1)[0].steps[0].state is State.SUCCEEDED  # persist alone is no cache
+
+
+def test_a_store_failure_while_caching_keeps_the_result_and_warns(session, monkeypatch):  # type: ignore[no-untyped-def]
+    from nbflow.errors import StoreError
+    from nbflow.store.tasks import TaskTables
+
+    def broken(self, entry):  # type: ignore[no-untyped-def]
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(TaskTables, "put_entry", broken)
+
+    @task(cache="inputs")
+    def value(x):  # type: ignore[no-untyped-def]
+        return x * 3
+
+    with pytest.warns(NbflowWarning, match="could not be stored \\(StoreError: disk full\\)"):
+        assert value(2) == 6
+    assert session.runs(limit=1)[0].state is State.SUCCEEDED

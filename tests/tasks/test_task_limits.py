@@ -140,3 +140,22 @@ def test_limit_holds_across_processes(session, tmp_path, store_url):  # type: ig
     for (_, end), (start, _) in zip(intervals, intervals[1:]):
         assert start >= end - 0.01, "two tasks tagged 'gpu' ran at the same time"
     assert task_tables(session.store).limits() == {"gpu": (1, 0)}
+
+
+def test_a_task_called_inside_a_task_holding_the_slot_reuses_it(session):  # type: ignore[no-untyped-def]
+    limit("db", 1)
+
+    @task(tags=("db",))
+    def inner(x):  # type: ignore[no-untyped-def]
+        return x + 1
+
+    @task(tags=("db",))
+    def outer(x):  # type: ignore[no-untyped-def]
+        return inner(x) * 2  # would wait for its own slot forever without re-entry
+
+    @flow
+    def f():  # type: ignore[no-untyped-def]
+        return outer(1)
+
+    assert f() == 4
+    assert task_tables(session.store).limits() == {"db": (1, 0)}

@@ -83,35 +83,50 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
                                                                 "error": str(cancelled)}))
         return Outcome(State.CANCELLED, error=cancelled, run_id=run_id, step=step)
 
-    key = None
-    if spec.cache is not None:
-        key = _lookup_key(task, step, args, kwargs)
-        if key is not None and not (refresh or spec.refresh_cache):
-            entry = scope.tables.get_entry(key)
-            if entry is not None and entry.valid_at(time.time()):
-                value = loads_result(entry.payload)
-                emit(Event(_FINISHED, run_id, step, State.CACHED,
-                           {**base, "attempt": 0, "cached_from": entry.run_id}))
-                return Outcome(State.CACHED, value, run_id=run_id, step=step)
-
-    slots: list[int] = []
-    held = _held_tags()
-    taken: set[str] = set()
-    if spec.tags:
-        # A task called directly inside a task that already holds a tag's slot (same thread)
-        # uses that slot: waiting for a second one could wait for itself forever.
-        limited = [t for t in scope.tables.limited(spec.tags) if t not in held]
-        if limited:
-            slots = scope.tables.acquire(sorted(limited), run_id=run_id, step=step,
-                                         cancel=scope.cancel)
-            taken = set(limited)
-            held |= taken
+    try:
+        key = None
+        if spec.cache is not None:
+            key = _lookup_key(task, step, args, kwargs)
+            if key is not None and not (refresh or spec.refresh_cache):
+                hit = _cached(scope, key)
+                if hit is not None:
+                    value, entry = hit
+                    emit(Event(_FINISHED, run_id, step, State.CACHED,
+                               {**base, "attempt": 0, "cached_from": entry.run_id}))
+                    return Outcome(State.CACHED, value, run_id=run_id, step=step)
+        slots: list[int] = []
+        held = _held_tags()
+        taken: set[str] = set()
+        if spec.tags:
+            # A task called directly inside a task that holds a tag's slot (same thread) uses
+            # that slot: waiting for a second one could wait for itself forever.
+            limited = [t for t in scope.tables.limited(spec.tags) if t not in held]
+            if limited:
+                slots = scope.tables.acquire(sorted(limited), run_id=run_id, step=step,
+                                             cancel=scope.cancel)
+                taken = set(limited)
+                held |= taken
+    except Exception as e:  # noqa: BLE001 - the store failed or the run was cancelled meanwhile
+        state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
+        emit(Event(_FINISHED, run_id, step, state, {**base, "attempt": 0, "error": describe(e)}))
+        return Outcome(state, error=e, run_id=run_id, step=step)
     try:
         return _attempts(scope, task, step, args, kwargs, base, key, future)
     finally:
         if slots:
             held -= taken
             scope.tables.release(slots)
+
+
+def _cached(scope: RunScope, key: str) -> tuple[Any, CacheEntry] | None:
+    """The cached value under ``key`` if there is a valid entry that still loads."""
+    entry = scope.tables.get_entry(key)
+    if entry is None or not entry.valid_at(time.time()):
+        return None
+    try:
+        return loads_result(entry.payload), entry
+    except Exception:  # noqa: BLE001 - e.g. its class is gone: run the task again instead
+        return None
 
 
 _local = threading.local()

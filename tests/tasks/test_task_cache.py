@@ -229,3 +229,22 @@ def test_a_store_failure_while_caching_keeps_the_result_and_warns(session, monke
     with pytest.warns(NbflowWarning, match="could not be stored \\(StoreError: disk full\\)"):
         assert value(2) == 6
     assert session.runs(limit=1)[0].state is State.SUCCEEDED
+
+
+def test_an_entry_that_no_longer_loads_is_a_miss(session):  # type: ignore[no-untyped-def]
+    from nbflow.core.tasks import CacheEntry
+    from nbflow.engine.caching import cache_key
+    from nbflow.session.runs import task_tables
+
+    calls = []
+
+    @task(cache="inputs")
+    def value(x):  # type: ignore[no-untyped-def]
+        calls.append(x)
+        return x
+
+    key = cache_key(value.spec, {"x": 1})
+    task_tables(session.store).put_entry(CacheEntry(key=key, task="value", payload=b"not a pickle",
+                                                    created_at=time.time(), expires_at=None))
+    assert value(1) == 1 and calls == [1]
+    assert value(1) == 1 and calls == [1]  # the good result replaced the broken entry

@@ -84,7 +84,7 @@ def test_dask_cluster_runs_eight_cpu_bound_tasks_at_least_1_6_times_faster(sessi
 
     parallel([1000, 1000])  # connect and warm the workers (imports) before timing
     ratios = []
-    for _ in range(3):  # the best of three: other work on a shared machine slows single tries
+    for _ in range(5):  # the best of five: other work on a shared machine slows single tries
         n = 200_000
         started = time.perf_counter()
         burn(n)

@@ -308,3 +308,27 @@ def test_task_errors_name_the_step_and_run(session):  # type: ignore[no-untyped-
     with pytest.raises(TaskError) as info:
         f()
     assert info.value.step == "after" and "input from step 'fails' ended FAILED" in str(info.value)
+
+
+def test_a_timed_out_flow_starts_no_more_tasks(session):  # type: ignore[no-untyped-def]
+    import threading
+
+    ran = []
+    later = threading.Event()
+
+    @task
+    def side_effect():  # type: ignore[no-untyped-def]
+        ran.append(1)
+
+    @flow(timeout=0.1)
+    def slow_then_work():  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        try:
+            side_effect()
+        finally:
+            later.set()
+
+    out = slow_then_work(return_state=True)
+    assert out.state is State.FAILED and isinstance(out.error, TaskTimeout)
+    assert later.wait(5)
+    assert ran == []

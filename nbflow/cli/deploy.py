@@ -197,6 +197,7 @@ def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
     if r.error:
         console.print(f"  {r.error}")
     console.print(f"  notebook: {r.output_path}")
+    _skip_final_collection()
     return 0 if r.state is State.SUCCEEDED else 1
 
 
@@ -263,6 +264,15 @@ def scheduler(once: bool, max_concurrency: int, poll: float, grace: float) -> in
     console.print(f"{when_now()} scheduler stopped.")
     sys.stdout.flush()
     return 0
+
+
+def _skip_final_collection() -> None:
+    """The command is done and the process is about to exit: freeze the heap so the interpreter's
+    final garbage collections skip the ~200k objects papermill, nbformat and SQLAlchemy leave
+    behind (about 0.3 s of a one-notebook ``trigger``). Everything was flushed already."""
+    import gc
+
+    gc.freeze()
 
 
 def when_now() -> str:

@@ -104,6 +104,8 @@ class Scheduler:
         self._rows: dict[str, DeploymentRow] = {}
         self.owner = {**owner_tags(), "scheduler": session.new_run_id()}
         self.finished: list[str] = []
+        self.on_crashed: Callable[[list[str]], None] | None = None
+        """Called with the ids of runs ``recover`` marked CRASHED (the CLI prints them)."""
 
     # ------------------------------------------------------------------ one pass
     def step(self, *, enqueue: bool = True, only: set[str] | None = None) -> PassReport:
@@ -137,6 +139,8 @@ class Scheduler:
                 if self.ds.finish_now(q.run_id, State.CRASHED, error):
                     crashed.append(q.run_id)
         crashed += self.session.store.sweep_crashed()
+        if crashed and self.on_crashed is not None:
+            self.on_crashed(crashed)
         return crashed
 
     def _enqueue(self, dep: Deployment, row: DeploymentRow, now: dt.datetime) -> list[str]:

@@ -22,18 +22,16 @@ CLOCK = Clock()
 """The clock retries sleep on; tests replace it (``monkeypatch.setattr(runs, "CLOCK", ...)``)."""
 
 _LOCAL = ("inprocess", "threads")
-_tables: dict[int, tuple[Any, TaskTables]] = {}
+_tables: weakref.WeakKeyDictionary[Any, TaskTables] = weakref.WeakKeyDictionary()
 _tables_lock = threading.Lock()
-
-
-_flushed_at_exit: set[int] = set()
+_flushed_at_exit: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def flush_at_exit(store: Any) -> None:
     """Commit queued events when the interpreter exits (a task run of its own does not wait)."""
-    if id(store) in _flushed_at_exit:
+    if store in _flushed_at_exit:
         return
-    _flushed_at_exit.add(id(store))
+    _flushed_at_exit.add(store)
     ref = weakref.ref(store)
 
     def flush() -> None:
@@ -49,13 +47,16 @@ def flush_at_exit(store: Any) -> None:
 
 def task_tables(store: Any) -> TaskTables:
     """The ``TaskTables`` of ``store`` (one per store object)."""
-    entry = _tables.get(id(store))
-    if entry is None or entry[0] is not store:
+    tables = _tables.get(store)
+    if tables is None:
         from nbflow.store.tasks import TaskTables
 
         with _tables_lock:
-            entry = _tables[id(store)] = (store, TaskTables(store))
-    return entry[1]
+            tables = _tables.get(store)
+            if tables is None:
+                # A proxy: the tables must not keep the store (the dictionary's key) alive.
+                tables = _tables[store] = TaskTables(weakref.proxy(store))
+    return tables
 
 
 def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class Scheduler:
         self.clock = clock or utc_now
         self._execute = execute
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="nbflow-deployment")
-        self._running: dict[str, tuple[Future[None], threading.Event]] = {}
+        self._running: dict[str, tuple[Future[None] | None, threading.Event]] = {}
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -194,9 +194,12 @@ class Scheduler:
                 self.ds.finish_now(q.run_id, State.FAILED, str(exc))
                 continue
             cancel = threading.Event()
+            with self._lock:  # reserve the slot first: a fast run may end before submit returns
+                self._running[q.run_id] = (None, cancel)
             future = self._pool.submit(self._run, dep, q.run_id, values, cancel, q.scheduled_at)
             with self._lock:
-                self._running[q.run_id] = (future, cancel)
+                if q.run_id in self._running:
+                    self._running[q.run_id] = (future, cancel)
             started.append(q.run_id)
             free -= 1
         return started
@@ -289,6 +292,8 @@ class Scheduler:
         for _, (_, cancel) in items:
             cancel.set()
         for _, (future, _) in items:
+            if future is None:
+                continue
             with contextlib.suppress(Exception):  # the run's own record carries its failure
                 future.result(timeout=60)
         return [run_id for run_id, _ in items]

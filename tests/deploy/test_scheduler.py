@@ -283,3 +283,27 @@ def test_scheduler_refuses_bad_settings(session, kwargs, match):
 
     with pytest.raises(NbflowError, match=match):
         Scheduler(session, **kwargs)
+
+
+def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook, monkeypatch):
+    from concurrent.futures import Future
+
+    D.deploy(notebook, name="probe", every="1m", catchup="all")
+    start_at(session, "probe", T0)
+    sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=3, seconds=1)),
+                 max_concurrency=1)
+
+    def submit_and_finish_at_once(fn, *args):  # the worker wins the race against the caller
+        fn(*args)
+        done: Future = Future()
+        done.set_result(None)
+        return done
+
+    monkeypatch.setattr(sched._pool, "submit", submit_and_finish_at_once)
+    try:
+        report = sched.run_once()
+        assert sched.running() == []
+    finally:
+        sched.close()
+    assert len(report.started) == 3
+    assert DeploymentStore(session.store).run_counts() == {"SUCCEEDED": 3}

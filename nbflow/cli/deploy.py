@@ -233,6 +233,8 @@ def scheduler(once: bool, max_concurrency: int, poll: float, grace: float) -> in
             console.print(f"{when_now()} {styled(e.state)} {names.pop(e.run_id)} run {e.run_id}{extra}")
 
     session.hooks.subscribe(log)
+    sched.on_error = lambda exc, pause: console.print(
+        f"{when_now()} [red]pass failed[/] ({type(exc).__name__}: {exc}); retrying in {pause:g} s")
     sched.on_crashed = lambda ids: console.print(
         f"{when_now()} marked CRASHED (their scheduler or process died): {', '.join(ids)}")
     signals = {"count": 0}

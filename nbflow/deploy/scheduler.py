@@ -104,6 +104,8 @@ class Scheduler:
         self._rows: dict[str, DeploymentRow] = {}
         self.owner = {**owner_tags(), "scheduler": session.new_run_id()}
         self.finished: list[str] = []
+        self.on_error: Callable[[BaseException, float], None] | None = None
+        """Called when a pass fails, with the error and the seconds until the next try."""
         self.on_crashed: Callable[[list[str]], None] | None = None
         """Called with the ids of runs ``recover`` marked CRASHED (the CLI prints them)."""
 
@@ -246,11 +248,25 @@ class Scheduler:
         return report
 
     def serve(self) -> None:
-        """Run until ``stop()``: a pass, then sleep until the next tick or the poll interval."""
-        self.recover()
+        """Run until ``stop()``: a pass, then sleep until the next tick or the poll interval.
+
+        A failing pass (the database restarting, a lock held too long) is reported through
+        ``on_error`` and retried after a back-off, so the daemon outlives a store outage.
+        """
+        failures = 0
         while not self._stop.is_set():
-            self.step()
-            self._wake.wait(self._sleep_time())
+            try:
+                if failures == 0 and self._last_recover == 0.0:
+                    self.recover()
+                self.step()
+                pause = self._sleep_time()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a daemon reports and carries on
+                failures += 1
+                pause = min(self.poll * 2 ** failures, 60.0)
+                if self.on_error is not None:
+                    self.on_error(exc, pause)
+            self._wake.wait(pause)
             self._wake.clear()
 
     def _sleep_time(self) -> float:

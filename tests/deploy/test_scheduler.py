@@ -307,3 +307,34 @@ def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook,
         sched.close()
     assert len(report.started) == 3
     assert DeploymentStore(session.store).run_counts() == {"SUCCEEDED": 3}
+
+
+def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
+    D.deploy(notebook, name="probe", every="1m", catchup="all")
+    start_at(session, "probe", T0)
+    sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
+    errors: list[tuple[str, float]] = []
+    real_all, calls = sched.ds.all, []
+
+    def flaky_all():
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OSError("database restarting")
+        return real_all()
+
+    sched.ds.all = flaky_all  # type: ignore[method-assign]
+    sched.on_error = lambda exc, pause: errors.append((str(exc), pause))
+    thread = threading.Thread(target=sched.serve)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (sum(r.state is State.SUCCEEDED for r in session.runs(deployment="probe")) < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+    finally:
+        sched.stop()
+        thread.join(10)
+        sched.close()
+    assert [e for e, _ in errors] == ["database restarting"] * 2
+    assert errors[1][1] > errors[0][1]  # backs off
+    assert [r.state for r in session.runs(deployment="probe")] == [State.SUCCEEDED] * 2

@@ -9,16 +9,18 @@ crashed runs. Run lifecycle events (RUN_STARTED, RUN_FINISHED) still go through
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from nbflow.core.events import EventKind
 from nbflow.core.states import State
+from nbflow.errors import StoreError
 from nbflow.store.schema import deployments, events, runs, ticks
 from nbflow.store.sql import SqlStore
 
@@ -54,6 +56,25 @@ class QueuedRun:
     output_path: str | None = None
 
 
+def _current_schema(fn: Any) -> Any:
+    """Turn "no such column deployments.cursor" (a store made by a pre-release build) into advice."""
+
+    @functools.wraps(fn)
+    def wrapper(self: DeploymentStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except DBAPIError as exc:
+            if "cursor" not in str(exc.orig or exc):
+                raise
+            raise StoreError(
+                "This run store was created by a development build of nbflow whose deployments "
+                "table lacks the 'cursor' column; move its SQLite file (or PostgreSQL schema) "
+                "away and let nbflow create a new one."
+            ) from None
+
+    return wrapper
+
+
 def _deployment(r: Any) -> DeploymentRow:
     return DeploymentRow(r["name"], r["notebook"], r["spec"] or {}, bool(r["paused"]),
                          r["created_at"], r["updated_at"], r["cursor"])
@@ -72,6 +93,7 @@ class DeploymentStore:
         self.store = store
 
     # ------------------------------------------------------------------ deployments
+    @_current_schema
     def save(self, name: str, notebook: str, spec: Mapping[str, Any], *,
              reset_cursor: bool, now: float | None = None) -> bool:
         """Create or update ``name``; True when it was created. The cursor starts at ``now``."""
@@ -89,6 +111,7 @@ class DeploymentStore:
             conn.execute(update(deployments).where(deployments.c.name == name).values(**values))
             return False
 
+    @_current_schema
     def get(self, name: str) -> DeploymentRow | None:
         with self.store.connect() as conn:
             r = conn.execute(select(deployments).where(deployments.c.name == name)).mappings().first()
@@ -98,11 +121,13 @@ class DeploymentStore:
         with self.store.connect() as conn:
             return list(conn.execute(select(deployments.c.name).order_by(deployments.c.name)).scalars())
 
+    @_current_schema
     def all(self) -> list[DeploymentRow]:
         with self.store.connect() as conn:
             rows = conn.execute(select(deployments).order_by(deployments.c.name)).mappings().all()
         return [_deployment(r) for r in rows]
 
+    @_current_schema
     def set_paused(self, name: str, paused: bool, now: float | None = None) -> bool:
         """Pause or resume; resuming moves the cursor to now so paused ticks are not replayed."""
         now = time.time() if now is None else now
@@ -119,6 +144,7 @@ class DeploymentStore:
             conn.execute(delete(ticks).where(ticks.c.deployment == name))
             return bool(conn.execute(delete(deployments).where(deployments.c.name == name)).rowcount)
 
+    @_current_schema
     def advance_cursor(self, name: str, cursor: float) -> None:
         """Move the cursor forward (never back, whoever else moved it meanwhile)."""
         with self.store.begin() as conn:

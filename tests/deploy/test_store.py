@@ -102,3 +102,14 @@ def test_last_runs_and_skipped_ticks(ds):
     last = ds.last_runs()
     assert last["a"][:1] == ("PENDING",) and last["a"][2] == "a2"
     assert [t[1] for t in ds.recent_ticks("a")] == ["SKIPPED", "CLAIMED", "CLAIMED"]
+
+
+def test_a_store_without_the_cursor_column_gets_advice(ds, session):
+    from sqlalchemy import text
+
+    from nbflow.errors import StoreError
+
+    with session.store.begin() as conn:
+        conn.execute(text("ALTER TABLE deployments DROP COLUMN cursor"))
+    with pytest.raises(StoreError, match="lacks the 'cursor' column; move its SQLite file"):
+        ds.all()

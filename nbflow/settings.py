@@ -6,9 +6,10 @@ Nothing here reads the environment at import time: edges call ``Settings.resolve
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Settings:
     storage: str | None = None
 
     @classmethod
-    def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Arguments first, then ``NBFLOW_*`` environment variables, then defaults."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -70,7 +71,7 @@ class Settings:
     def storage_base(self) -> str:
         return self.storage or str(self.home / "storage")
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

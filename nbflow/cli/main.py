@@ -10,7 +10,13 @@ from importlib import import_module
 
 import click
 
-from nbflow.errors import DefinitionError, NbflowError, ParameterError, ScheduleError, SelectionError
+from nbflow.errors import (
+    DefinitionError,
+    NbflowError,
+    ParameterError,
+    ScheduleError,
+    SelectionError,
+)
 
 # Each area adds its commands in its own module and lists it here (one line each).
 _COMMAND_MODULES = [

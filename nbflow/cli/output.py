@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-
-import os
-import shutil
 
 # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
 _width = None if os.isatty(1) else int(os.environ.get("COLUMNS", 0)) or max(shutil.get_terminal_size((140, 24)).columns, 140)

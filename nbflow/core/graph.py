@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import heapq
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from nbflow.core.specs import AssetSpec
 from nbflow.errors import CycleError, UnknownAssetError

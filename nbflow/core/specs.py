@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import keyword
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nbflow.errors import DefinitionError
 
@@ -130,7 +131,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
           group: str | None = None, tags: Mapping[str, str] | None = None,
           metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
           io: str = "pickle", description: str | None = None, checks: Sequence[CheckSpec] = (),
-          retries: int = 0, registry: "Registry | None" = None) -> Any:
+          retries: int = 0, registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
     Upstream assets come from the parameter names; ``deps`` adds upstream names whose values

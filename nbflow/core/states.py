@@ -24,7 +24,7 @@ OK = frozenset({State.SUCCEEDED, State.CACHED})
 """Terminal states whose value is usable downstream."""
 
 
-def run_state(step_states: "list[State] | tuple[State, ...]") -> State:
+def run_state(step_states: list[State] | tuple[State, ...]) -> State:
     """The state of a finished run from the states of its steps."""
     if any(s is State.CANCELLED for s in step_states):
         return State.CANCELLED

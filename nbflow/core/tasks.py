@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import random as _random
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from nbflow.errors import DefinitionError
 
@@ -16,7 +17,7 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 
 
-def parse_seconds(value: float | int | str | None, *, what: str) -> float | None:
+def parse_seconds(value: float | str | None, *, what: str) -> float | None:
     """Seconds from a number or a text like ``"90"``, ``"30s"``, ``"5m"``, ``"1h"``, ``"2d"``."""
     if value is None:
         return None

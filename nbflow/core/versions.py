@@ -8,7 +8,8 @@ import inspect
 import textwrap
 import types
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
 # Keyed by the function object, not its code object: code objects compare equal across

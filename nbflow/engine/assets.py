@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.graph import Graph

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from nbflow.core.tasks import CacheEntry, TaskSpec
 from nbflow.core.versions import code_version

@@ -14,8 +14,9 @@ import os
 import pickle
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from nbflow.engine.executors import register_executor
 from nbflow.errors import NbflowError

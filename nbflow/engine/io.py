@@ -6,9 +6,10 @@ import io as _io
 import os
 import pickle
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from nbflow.core.versions import data_version
 from nbflow.errors import IOManagerError

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random as _random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from nbflow.core.tasks import RetryPolicy
 from nbflow.errors import RunCancelled, TaskError

@@ -6,7 +6,8 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind, Hooks
 from nbflow.core.graph import Graph
@@ -20,7 +21,9 @@ from nbflow.engine.io import io_manager
 from nbflow.errors import NbflowError, SelectionError
 from nbflow.session.result import MaterializeResult
 from nbflow.settings import Settings
-from nbflow.store.sql import SqlStore
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the store opens, not when nbflow is imported
+    from nbflow.store.sql import SqlStore
 
 
 def select_names(graph: Graph, selection: str | Iterable[str]) -> list[str]:
@@ -55,8 +58,8 @@ class Session:
         self.hooks = Hooks()
         self._store = store
         self._lock = threading.Lock()
-        if store is not None:
-            self.hooks.subscribe(store.record)
+        # Subscribed now, so no event is lost; the store itself opens on the first event.
+        self.hooks.subscribe(self._record)
 
     # ------------------------------------------------------------------ store
     @property
@@ -64,13 +67,17 @@ class Session:
         if self._store is None:
             with self._lock:
                 if self._store is None:
+                    from nbflow.store.sql import SqlStore
+
                     s = self.settings
                     store = SqlStore(s.url, heartbeat_interval=s.heartbeat_interval,
                                      heartbeat_timeout=s.heartbeat_timeout)
                     store.sweep_crashed()
-                    self.hooks.subscribe(store.record)
                     self._store = store
         return self._store
+
+    def _record(self, event: Event) -> None:
+        self.store.record(event)
 
     def close(self) -> None:
         if self._store is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 

@@ -20,7 +20,7 @@ class MaterializeResult:
     errors: dict[str, dict[str, str]]
     values: dict[str, Any] = field(repr=False, default_factory=dict)
     duration: float = 0.0
-    session: "Session | None" = field(repr=False, default=None)
+    session: Session | None = field(repr=False, default=None)
 
     @property
     def ok(self) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import weakref
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
@@ -24,25 +24,6 @@ CLOCK = Clock()
 _LOCAL = ("inprocess", "threads")
 _tables: weakref.WeakKeyDictionary[Any, TaskTables] = weakref.WeakKeyDictionary()
 _tables_lock = threading.Lock()
-_flushed_at_exit: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def flush_at_exit(store: Any) -> None:
-    """Commit queued events when the interpreter exits (a task run of its own does not wait)."""
-    if store in _flushed_at_exit:
-        return
-    _flushed_at_exit.add(store)
-    ref = weakref.ref(store)
-
-    def flush() -> None:
-        s = ref()
-        if s is not None:
-            try:
-                s.flush()
-            except Exception:  # noqa: BLE001 - at exit there is nobody left to tell
-                pass
-
-    atexit.register(flush)
 
 
 def task_tables(store: Any) -> TaskTables:
@@ -90,9 +71,7 @@ class RunScope:
         self.kind = kind
         self.name = name
         self.parameters = dict(parameters)
-        self.store = session.store  # opening the store subscribes it to the hooks
-        if kind == "task":
-            flush_at_exit(self.store)
+        self.store = session.store
         self.run_id: str = session.new_run_id()
         self.emit: Callable[[Event], None] = session.hooks.emit
         self.executor_spec = executor

@@ -6,8 +6,9 @@ import contextvars
 import functools
 import inspect
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from nbflow.core.states import State
 from nbflow.core.tasks import TaskSpec, make_task

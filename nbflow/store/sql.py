@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.engine import make_url
@@ -41,7 +43,7 @@ def redact(url: str) -> str:
 
 
 def _make_engine(url: str) -> Engine:
-    dumps = lambda o: json.dumps(o, default=str)  # noqa: E731 - values in event data are shown, not parsed back
+    dumps = lambda o: json.dumps(o, default=str)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -69,7 +71,7 @@ def _make_engine(url: str) -> Engine:
     return create_engine(u, json_serializer=dumps, connect_args=args, pool_pre_ping=True)
 
 
-def open_store(url: str, **kwargs: Any) -> "SqlStore":
+def open_store(url: str, **kwargs: Any) -> SqlStore:
     """Open (and if needed create or upgrade) the store at ``url``."""
     return SqlStore(url, **kwargs)
 
@@ -192,6 +194,16 @@ class SqlStore:
         self._writer = None
         self.engine.dispose()
 
+    def _flush_at_exit(self) -> None:
+        """Commit what is still queued when the interpreter exits normally."""
+        try:
+            if self._writer is not None and self._writer.is_alive() and os.getpid() == self._pid:
+                self.flush()
+        except Exception:  # noqa: BLE001 - at exit there is no one left to tell but stderr
+            import sys
+
+            print("nbflow: could not commit the last events to the run store at exit.", file=sys.stderr)
+
     def _start_writer(self) -> None:
         with self._writer_lock:
             if self._writer is not None and os.getpid() == self._pid:
@@ -204,6 +216,7 @@ class SqlStore:
             self._writer = threading.Thread(target=self._write_loop, name="nbflow-store-writer",
                                             daemon=True)
             self._writer.start()
+            atexit.register(self._flush_at_exit)
 
     def _write_loop(self) -> None:
         last_beat = time.monotonic()

@@ -281,7 +281,10 @@ def trigger(
     session: Session | None = None,
 ) -> RunRecord | str:
     """Run deployment ``name`` now. With ``wait`` (default) returns the finished run record;
-    otherwise queues the run for a scheduler and returns its run id at once.
+    otherwise starts it in a background process and returns its run id at once.
+
+    The deployment's ``max_concurrency`` holds for triggered runs too: the run waits (queued,
+    with heartbeats) for a free slot; if a scheduler takes it meanwhile, this waits for its end.
 
     Example: ``nbflow.deploy.trigger("daily-report", {"region": "US"})``
     """
@@ -294,9 +297,27 @@ def trigger(
     if not wait:
         start_detached(s, run_id)
         return run_id
-    if not ds.take(run_id, owner=owner_tags(), limit=None):
-        raise DeploymentError(f"Run {run_id} of {name!r} was taken by a scheduler before it started.")
+    while not ds.take(run_id, owner=owner_tags(), limit=dep.max_concurrency):
+        record = s.store.get_run(run_id)
+        if record is not None and record.state is not State.PENDING:
+            return _wait_for_end(s, run_id)
+        ds.beat([run_id])
+        time.sleep(_POLL)
     return execute_claimed(s, ds, dep, run_id, values)
+
+
+_POLL = 0.5
+
+
+def _wait_for_end(session: Session, run_id: str) -> RunRecord:
+    """The record of a run someone else is executing, once it has ended."""
+    from nbflow.core.states import TERMINAL
+
+    while True:
+        record = session.store.get_run(run_id)
+        if record is not None and record.state in TERMINAL:
+            return record
+        time.sleep(_POLL)
 
 
 def start_detached(session: Session, run_id: str) -> int:

@@ -338,3 +338,23 @@ def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
     assert [e for e, _ in errors] == ["database restarting"] * 2
     assert errors[1][1] > errors[0][1]  # backs off
     assert [r.state for r in session.runs(deployment="probe")] == [State.SUCCEEDED] * 2
+
+
+def test_trigger_waits_for_a_free_slot_of_the_deployment(session, notebook, monkeypatch):
+    from nbflow.deploy import runs as R
+
+    monkeypatch.setattr(D, "_POLL", 0.05)
+    D.deploy(notebook, name="one", manual=True, max_concurrency=1)
+    ds = DeploymentStore(session.store)
+    busy = R.claim_run(session, ds, D.get_deployment("one"), 1.0, {}, tick=False, trigger="manual")
+    assert ds.take(busy, owner=R.owner_tags(), limit=1)
+    fake = FakeExecute()
+    monkeypatch.setattr(R, "local_execute", fake)
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("run", D.trigger("one")))
+    thread.start()
+    time.sleep(0.5)
+    assert fake.requests == [] and thread.is_alive()  # the slot is taken: it waits
+    ds.finish_now(busy, State.SUCCEEDED, None)
+    thread.join(20)
+    assert result["run"].state is State.SUCCEEDED and len(fake.requests) == 1

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import nbflow
+
 CODE = """
 import nbflow, sys
 {before}
@@ -23,7 +25,7 @@ print(trigger.__name__, Scheduler.__name__)
     "from nbflow.deploy import deploy",
 ])
 def test_nbflow_deploy_is_callable_before_and_after_submodule_imports(notebook, home, before):
-    if "deploy" not in __import__("nbflow").__all__:
+    if "deploy" not in nbflow.__all__:
         before += "\nimport nbflow.deploy as _d; nbflow.deploy = _d"  # until nbflow re-exports it
     out = subprocess.run([sys.executable, "-c", CODE.format(before=before, nb=str(notebook))],
                          capture_output=True, text=True, timeout=120, check=False)

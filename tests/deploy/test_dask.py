@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def cluster():
 
 def test_a_deployment_runs_its_notebook_on_a_dask_worker(kernel, session, tmp_path, cluster):
     lc, client = cluster
-    worker_pids = set(client.run(lambda: __import__("os").getpid()).values())
+    worker_pids = set(client.run(os.getpid).values())
     nb = write_notebook(tmp_path / "where.ipynb", [
         ("region = 'EU'", ["parameters"]),
         (("import json, os\nprint(json.dumps({'parent': os.getppid(), 'region': region, "

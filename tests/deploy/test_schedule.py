@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_cron_fire_times_across_dst(cron, tz, start, expected):
 
 def test_daily_cron_keeps_wall_clock_over_a_dst_change_with_a_fake_clock():
     schedule = make_schedule(cron="0 6 * * *", tz="Europe/Paris")
-    zone = __import__("zoneinfo").ZoneInfo("Europe/Paris")
+    zone = ZoneInfo("Europe/Paris")
     clock = utc(2026, 3, 25)
     fired = []
     while clock < utc(2026, 4, 2):  # a fake clock ticking every 10 minutes

@@ -7,6 +7,8 @@ real kernels and real scheduler processes are in test_scheduler_process.py.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -190,7 +192,6 @@ def test_retries_with_delay_then_success(session, notebook):
         return len(calls) < 3
 
     fake = FakeExecute(fail=fail_twice)
-    run_id = D.trigger("flaky", wait=False, session=session) if False else None  # noqa: F841
     from nbflow.deploy.runs import claim_run
 
     ds = DeploymentStore(session.store)
@@ -225,11 +226,11 @@ def test_a_run_of_a_dead_scheduler_is_marked_crashed_at_start(session, notebook)
     ds = DeploymentStore(session.store)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    assert not pid_alive(dead.pid) and pid_alive(dead.pid if False else __import__("os").getpid())
-    for run_id, pid in (("deadrun", dead.pid), ("liverun", __import__("os").getppid())):
+    assert not pid_alive(dead.pid) and pid_alive(os.getpid())
+    for run_id, pid in (("deadrun", dead.pid), ("liverun", os.getppid())):
         ds.claim(run_id, deployment="probe", scheduled_at=float(len(run_id) + pid),
                  parameters={}, output_path="x", tags={}, tick=False)
-        ds.take(run_id, owner={"host": __import__("socket").gethostname(), "pid": pid}, limit=None)
+        ds.take(run_id, owner={"host": socket.gethostname(), "pid": pid}, limit=None)
     sched = make(session, FakeExecute(), FakeClock(T0))
     try:
         crashed = sched.recover()

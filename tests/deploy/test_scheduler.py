@@ -127,15 +127,18 @@ def test_per_deployment_and_global_concurrency_limits(session, notebook):
     per_deployment: Counter[str] = Counter()
     peak_one = [0]
     original = fake.__call__
+    lock = threading.Lock()
 
     def counting(request, cancel):
         name = request.env["NBFLOW_DEPLOYMENT"]
-        per_deployment[name] += 1
-        peak_one[0] = max(peak_one[0], per_deployment["one"])
+        with lock:
+            per_deployment[name] += 1
+            peak_one[0] = max(peak_one[0], per_deployment["one"])
         try:
             return original(request, cancel)
         finally:
-            per_deployment[name] -= 1
+            with lock:
+                per_deployment[name] -= 1
 
     sched = make(session, counting, FakeClock(T0 + dt.timedelta(minutes=4, seconds=1)),
                  max_concurrency=2)
@@ -215,10 +218,13 @@ def test_paused_deployments_are_not_scheduled_and_resume_does_not_replay(session
     try:
         assert sched.run_once().claimed == []
         D.set_paused("probe", False)
-        clock.t = dt.datetime.now(UTC) + dt.timedelta(seconds=2.5)
-        assert 2 <= len(sched.run_once().claimed) <= 3
+        cursor = DeploymentStore(session.store).get("probe").cursor  # resume: "from now on"
+        clock.t = dt.datetime.fromtimestamp(cursor, UTC) + dt.timedelta(seconds=2.5)
+        expected = int(cursor + 2.5) - int(cursor)  # whole seconds in (cursor, cursor + 2.5]
+        assert len(sched.run_once().claimed) == expected
     finally:
         sched.close()
+    assert min(scheduled(session, "probe")).timestamp() > cursor
 
 
 def test_a_run_of_a_dead_scheduler_is_marked_crashed_at_start(session, notebook):

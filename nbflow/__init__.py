@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "asset": "nbflow.core.specs",
     "check": "nbflow.core.specs",
     "context": "nbflow.session.context",
+    "deploy": "nbflow.deploy.deployments",
     "flow": "nbflow.session.flows",
     "get_logger": "nbflow.session.context",
     "get_run": "nbflow.api",

@@ -8,7 +8,8 @@ import sys
 import nbflow
 
 BASE = {
-    "AssetStatus", "CycleError", "DefinitionError", "IOManagerError", "MaterializeResult",
+    "AssetStatus", "CycleError", "DefinitionError", "context", "deploy", "flow", "get_logger",
+    "limit", "panel", "task", "unmapped", "IOManagerError", "MaterializeResult",
     "NbflowError", "Registry", "RunRecord", "SelectionError", "Session", "Settings", "State",
     "StoreError", "asset", "check", "get_run", "get_session", "load", "load_ipython_extension",
     "materialize", "register_executor", "register_io_manager", "runs", "set_session", "status",

@@ -55,9 +55,9 @@ def _make_engine(url: str) -> Engine:
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # nbflow emits BEGIN itself (below)
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -69,6 +69,23 @@ def _make_engine(url: str) -> Engine:
         return engine
     args = {"connect_timeout": 10} if u.get_backend_name() == "postgresql" else {}
     return create_engine(u, json_serializer=dumps, connect_args=args, pool_pre_ping=True)
+
+
+def _use_wal(cur: Any) -> None:
+    """Switch the file to WAL once. On a new file, processes racing to switch it can get
+    SQLITE_BUSY without the busy handler being asked, so the switch is retried here."""
+    import sqlite3
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def open_store(url: str, **kwargs: Any) -> SqlStore:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from nbflow.deploy.deployments import Deployment, run_values
 from nbflow.deploy.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
 from nbflow.deploy.schedule import due_ticks
 from nbflow.errors import NbflowError
+from nbflow.store.hosts import pid_alive
 
 if TYPE_CHECKING:
     from nbflow.session import Session
@@ -43,21 +43,6 @@ Clock = Callable[[], dt.datetime]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (a zombie counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 @dataclass

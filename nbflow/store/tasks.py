@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 
 from nbflow.core.tasks import CacheEntry
 from nbflow.errors import NbflowError, ParameterError, RunCancelled
+from nbflow.store.hosts import pid_alive
 from nbflow.store.schema import concurrency_limits, concurrency_slots, task_cache
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class TaskTables:
         with self.store.connect() as conn:
             rows = conn.execute(select(concurrency_slots.c.id, concurrency_slots.c.holder).where(
                 concurrency_slots.c.holder.like(f"{_HOST}:%"))).all()
-        dead = [i for i, holder in rows if not _alive(int(holder.split(":")[1]))]
+        dead = [i for i, holder in rows if not pid_alive(int(holder.split(":")[1]))]
         if dead:
             self.release(dead)
         return len(dead)
@@ -189,16 +190,6 @@ class TaskTables:
         with self.store.begin() as conn:
             return int(conn.execute(delete(concurrency_slots).where(
                 concurrency_slots.c.name == name)).rowcount or 0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["TaskTables"]

@@ -7,7 +7,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
@@ -16,6 +16,7 @@ from nbflow.engine.retry import Clock
 if TYPE_CHECKING:
     from nbflow.engine.executors import Executor
     from nbflow.session.futures import TaskFuture
+    from nbflow.store.sql import SqlStore
     from nbflow.store.tasks import TaskTables
 
 CLOCK = Clock()
@@ -36,7 +37,7 @@ def task_tables(store: Any) -> TaskTables:
             tables = _tables.get(store)
             if tables is None:
                 # A proxy: the tables must not keep the store (the dictionary's key) alive.
-                tables = _tables[store] = TaskTables(weakref.proxy(store))
+                tables = _tables[store] = TaskTables(cast("SqlStore", weakref.proxy(store)))
     return tables
 
 

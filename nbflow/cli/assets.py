@@ -205,12 +205,17 @@ def run_show(run_id: str) -> int:
     console.print(f"[bold]run {r.run_id}[/]  {r.kind}  {r.name or ''}")
     console.print(f"state {styled(r.state)}  started {when(r.started_at)}  "
                   f"duration {seconds(r.duration)}" + (f"  deployment {r.deployment}" if r.deployment else ""))
+    if r.scheduled_at or r.attempt > 1:
+        console.print(f"scheduled {when(r.scheduled_at)}  attempt {r.attempt}")
     if r.parameters:
         console.print("parameters " + ", ".join(f"{k}={v!r}" for k, v in r.parameters.items()))
     if r.output_path:
         console.print(f"output {r.output_path}")
     if r.error:
         console.print(f"[red]error[/] {r.error}")
+    if r.failure:
+        console.print(f"failed in cell {r.failure.get('cell_index')}: "
+                      f"{r.failure.get('exception')}: {r.failure.get('message')}")
     if r.steps:
         table = Table()
         for col in ("step", "state", "attempts", "started", "duration", "upstream", "error"):

@@ -52,6 +52,13 @@ class RunRecord:
     attempt: int = 1
     parent_run_id: str | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
+    failure: Mapping[str, Any] = field(default_factory=dict)
+    """For a failed notebook run: ``cell_index``, ``exception`` (its name) and ``message``."""
+
+    @property
+    def failed_cell(self) -> int | None:
+        """Index of the notebook cell that raised, if a deployment run failed in a cell."""
+        return self.failure.get("cell_index")
 
     @property
     def duration(self) -> float | None:

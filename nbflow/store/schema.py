@@ -45,6 +45,7 @@ runs = Table(
     Column("output_path", Text),
     Column("attempt", Integer, nullable=False, default=1),
     Column("parent_run_id", String(40)),
+    Column("failure", JSON),  # {"cell_index", "exception", "message"} of a failed notebook run
     UniqueConstraint("deployment", "scheduled_at", name="uq_runs_deployment_tick"),
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_state", "state"),

@@ -25,6 +25,7 @@ from nbflow.store import migrate
 from nbflow.store.schema import events, materializations, runs
 
 _BATCH = 5000
+_FAILURE_FIELDS = ("cell_index", "exception", "message")
 _STEP_KINDS = (EventKind.STEP_STARTED, EventKind.STEP_FINISHED, EventKind.STEP_RETRYING)
 
 
@@ -309,9 +310,10 @@ class SqlStore:
             if e.kind is EventKind.RUN_STARTED:
                 self._start_run(conn, e)
             elif e.kind is EventKind.RUN_FINISHED:
+                failure = {k: e.data.get(k) for k in _FAILURE_FIELDS if e.data.get(k) is not None}
                 conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(
                     state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
-                    error=e.data.get("error"),
+                    error=e.data.get("error"), failure=failure or None,
                     **({"output_path": e.data["output_path"]} if "output_path" in e.data else {})))
                 self._active.pop(e.run_id, None)
 
@@ -479,7 +481,8 @@ class SqlStore:
             ended_at=to_datetime(r["ended_at"]), steps=steps, selection=r["selection"],
             deployment=r["deployment"], scheduled_at=to_datetime(r["scheduled_at"]),
             parameters=r["parameters"] or {}, error=r["error"], output_path=r["output_path"],
-            attempt=r["attempt"] or 1, parent_run_id=r["parent_run_id"], tags=r["tags"] or {})
+            attempt=r["attempt"] or 1, parent_run_id=r["parent_run_id"], tags=r["tags"] or {},
+            failure=r["failure"] or {})
 
     def latest_materializations(self, names: Iterable[str] | None = None) -> dict[str, MaterializationRecord]:
         """The last materialisation of each asset (unpartitioned)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nbflow.api import runs as nf_runs
 from nbflow.core.states import State
 from nbflow.deploy import deployments as D
 from nbflow.deploy.runs import failure
@@ -131,6 +132,10 @@ def test_a_failed_run_keeps_notebook_cell_exception_and_retries(kernel, session,
     assert failure(session, run.run_id) == {"cell_index": 2, "exception": "ValueError",
                                            "message": "n must not be negative, got -1",
                                            "timed_out": False}
+    assert run.failure == {"cell_index": 2, "exception": "ValueError",
+                           "message": "n must not be negative, got -1"}  # on the run record
+    assert run.failed_cell == 2
+    assert [r.failure for r in nf_runs(deployment="probe")] == [run.failure]
     folder = Path(run.output_path).parent
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(
         [f"{run.run_id}.ipynb", f"{run.run_id}.attempt1.ipynb"])

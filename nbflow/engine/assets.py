@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
     uris: dict[str, Ref] = {n: Ref(m.uri, m.io) for n, m in previous.items()}
     waiting = {n: sum(1 for u in graph.upstream[n] if u in chosen) for n in selected}
     consumers = {n: sum(1 for d in graph.downstream[n] if d in chosen) for n in selected}
-    ready = [n for n in selected if waiting[n] == 0]
+    ready = deque(n for n in selected if waiting[n] == 0)
     running: dict[Future[Any], tuple[str, float, int, str, dict[str, str]]] = {}
     attempts: dict[str, int] = {}
 
@@ -217,9 +218,9 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
 
     while ready or running:
         while ready:
-            name = ready.pop(0)
+            name = ready.popleft()
             if cancel is not None and cancel.is_set():
-                ready.insert(0, name)
+                ready.appendleft(name)
                 break
             start(name)
             if not executor.concurrent:

@@ -37,7 +37,7 @@ def main() -> None:
     os.environ["NBFLOW_HOME"] = str(home)
     os.environ.pop("NBFLOW_DATABASE_URL", None)
 
-    from nbflow.deploy.deployments import deploy
+    from nbflow.deployments.service import deploy
 
     for i in range(args.deployments):
         deploy(ROOT / "notebooks" / "report.ipynb", name=f"idle-{i}", cron=f"{i % 60} 3 * * *",

@@ -50,13 +50,12 @@ def main() -> None:
         os.environ.pop("NBFLOW_DATABASE_URL", None)
     name = f"load-{int(time.time())}"
 
-    from nbflow.deploy.deployments import deploy
+    from nbflow.deployments.service import deploy
     from nbflow.session import get_session
-    from nbflow.store.deployments import DeploymentStore
 
     deploy(args.notebook, name=name, every="1m", catchup="all", parameters={"region": "EU"})
     session = get_session()
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     row = ds.get(name)
     now = time.time()
     ds.save(name, row.notebook, row.spec, reset_cursor=True, now=(now // 60) * 60 - args.runs * 60 + 1)

@@ -7,7 +7,7 @@ Two comparisons, interleaved so machine noise hits both sides alike:
 
 * command line: ``nbflow trigger daily-report`` vs ``papermill report.ipynb out.ipynb -p region EU``
   (each a fresh process, so both pay their imports);
-* library: ``nbflow.deploy.trigger("daily-report")`` vs ``papermill.execute_notebook(...)`` in one
+* library: ``nbflow.deployments.trigger("daily-report")`` vs ``papermill.execute_notebook(...)`` in one
   warm process (the deployment path adds validation, the run record, events, the heartbeat).
 
 Both execute the example report (it materialises an asset into the store), under one temporary
@@ -48,9 +48,9 @@ def main() -> None:
 
     import papermill
 
-    import nbflow.deploy as deploy_pkg
+    import nbflow.deployments as deploy_pkg
     from nbflow.core.states import State
-    from nbflow.deploy.deployments import deploy, trigger
+    from nbflow.deployments.service import deploy, trigger
 
     deploy(args.notebook, name="daily-report", manual=True, parameters={"region": "EU"})
     deploy_pkg  # noqa: B018 - imported for its side effect of loading the package

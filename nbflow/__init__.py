@@ -29,10 +29,10 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "nbflow.errors",
     "asset": "nbflow.core.specs",
     "check": "nbflow.core.specs",
-    "context": "nbflow.session.context",
-    "deploy": "nbflow.deploy.deployments",
+    "context": "nbflow.engine.context",
+    "deploy": "nbflow.deployments.service",
     "flow": "nbflow.session.flows",
-    "get_logger": "nbflow.session.context",
+    "get_logger": "nbflow.engine.context",
     "get_run": "nbflow.api",
     "get_session": "nbflow.session",
     "limit": "nbflow.session.tasks",
@@ -45,7 +45,7 @@ _EXPORTS: dict[str, str] = {
     "set_session": "nbflow.session",
     "status": "nbflow.api",
     "task": "nbflow.session.tasks",
-    "unmapped": "nbflow.session.futures",
+    "unmapped": "nbflow.engine.futures",
 }
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "__version__"])

@@ -21,11 +21,12 @@ def _session(registry: Registry | None) -> Session:
 
 
 def materialize(selection: str | Iterable[str] = "*", *, force: bool = False,
-                executor: str | Executor = "inprocess", max_workers: int | None = None,
+                executor: str | Executor | None = None, max_workers: int | None = None,
                 registry: Registry | None = None, cancel: threading.Event | None = None) -> MaterializeResult:
     """Materialise the selected assets (``"*"``, ``"+orders"``, ``"group:sales and not tag:wip"``).
 
-    Fresh assets are skipped as ``CACHED`` unless ``force=True``. Returns a result with
+    Fresh assets are skipped as ``CACHED`` unless ``force=True``. ``executor`` defaults to the
+    ``NBFLOW_EXECUTOR`` setting (``inprocess`` when unset). Returns a result with
     ``.ok``, ``.run_id``, ``.states``, ``.errors`` and ``result[name]`` for a value.
     """
     return _session(registry).materialize(selection, force=force, executor=executor,

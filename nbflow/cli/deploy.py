@@ -17,7 +17,7 @@ _EXECUTOR_HELP = "local (default) or dask://HOST:PORT to run the notebook on a D
 
 
 def _params(items: tuple[str, ...]) -> dict[str, str]:
-    from nbflow.deploy.parameters import parse_assignments
+    from nbflow.deployments.parameters import parse_assignments
 
     return parse_assignments(items)
 
@@ -52,8 +52,8 @@ def deploy(notebook: str, name: str | None, cron: str | None, tz: str | None, ev
 
     Example: nbflow deploy report.ipynb --name daily-report --cron "0 6 * * *" --tz Europe/Paris -p region=EU
     """
-    from nbflow.deploy.deployments import deploy as deploy_notebook
-    from nbflow.deploy.deployments import list_deployments
+    from nbflow.deployments.service import deploy as deploy_notebook
+    from nbflow.deployments.service import list_deployments
 
     existed = {d.name for d in list_deployments()}
     dep = deploy_notebook(notebook, name=name, cron=cron, every=every, tz=tz, manual=manual,
@@ -75,15 +75,14 @@ def deployments() -> int:
 
     Example: nbflow deployments
     """
-    from nbflow.deploy.deployments import list_deployments
+    from nbflow.deployments.service import list_deployments
     from nbflow.session import get_session
-    from nbflow.store.deployments import DeploymentStore
 
     deps = list_deployments()
     if not deps:
         console.print("No deployments yet. Create one: nbflow deploy NOTEBOOK --every 1h")
         return 0
-    last = DeploymentStore(get_session().store).last_runs()
+    last = get_session().store.deployments.last_runs()
     table = Table(box=None, header_style="bold")
     for col in ("name", "notebook", "schedule", "next run", "last run", "state"):
         table.add_column(col)
@@ -109,9 +108,8 @@ def show(name: str) -> int:
     """
     import datetime as dt
 
-    from nbflow.deploy.deployments import get_deployment
+    from nbflow.deployments.service import get_deployment
     from nbflow.session import get_session
-    from nbflow.store.deployments import DeploymentStore
 
     d = get_deployment(name)
     session = get_session()
@@ -133,7 +131,7 @@ def show(name: str) -> int:
             table.add_row(r.run_id, when(r.scheduled_at), styled(r.state), str(r.attempt),
                           seconds(r.duration), (r.error or "")[:80])
         console.print(table)
-    skipped = [t for t in DeploymentStore(session.store).recent_ticks(d.name) if t[1] == "SKIPPED"]
+    skipped = [t for t in session.store.deployments.recent_ticks(d.name) if t[1] == "SKIPPED"]
     if skipped:
         at = dt.datetime.fromtimestamp(skipped[0][0], dt.UTC)
         console.print(f"  last tick skipped by the catch-up policy: {when(at)}")
@@ -144,7 +142,7 @@ def show(name: str) -> int:
 @click.argument("name")
 def pause(name: str) -> int:
     """Stop scheduling NAME (runs already going continue). Example: nbflow deployment pause daily-report"""
-    from nbflow.deploy.deployments import set_paused
+    from nbflow.deployments.service import set_paused
 
     set_paused(name, True)
     console.print(f"Paused {name}.")
@@ -155,7 +153,7 @@ def pause(name: str) -> int:
 @click.argument("name")
 def resume(name: str) -> int:
     """Schedule NAME again from now on. Example: nbflow deployment resume daily-report"""
-    from nbflow.deploy.deployments import set_paused
+    from nbflow.deployments.service import set_paused
 
     d = set_paused(name, False)
     console.print(f"Resumed {name}; next run {_zoned(d.next_run())}.")
@@ -166,7 +164,7 @@ def resume(name: str) -> int:
 @click.argument("name")
 def delete(name: str) -> int:
     """Delete NAME (its runs stay in the history). Example: nbflow deployment delete daily-report"""
-    from nbflow.deploy.deployments import delete_deployment
+    from nbflow.deployments.service import delete_deployment
 
     delete_deployment(name)
     console.print(f"Deleted {name}.")
@@ -184,7 +182,7 @@ def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
     Example: nbflow trigger daily-report -p region=US
     """
     from nbflow.core.states import State
-    from nbflow.deploy.deployments import trigger as trigger_run
+    from nbflow.deployments.service import trigger as trigger_run
 
     outcome = trigger_run(name, _params(params), wait=not no_wait)
     if isinstance(outcome, str):
@@ -217,7 +215,7 @@ def scheduler(once: bool, max_concurrency: int, poll: float, grace: float) -> in
     Example: nbflow scheduler --max-concurrency 4
     """
     from nbflow.core.events import Event, EventKind
-    from nbflow.deploy.scheduler import Scheduler
+    from nbflow.deployments.scheduler import Scheduler
     from nbflow.session import get_session
 
     session = get_session()

@@ -8,7 +8,6 @@ from rich.table import Table
 from nbflow.cli.output import console, when
 from nbflow.core.records import to_datetime
 from nbflow.session import get_session
-from nbflow.session.runs import task_tables
 
 
 @click.group()
@@ -22,7 +21,7 @@ def cache_list() -> int:
 
     Example: nbflow cache list
     """
-    rows = task_tables(get_session().store).cache_summary()
+    rows = get_session().store.tasks.cache_summary()
     if not rows:
         console.print("No cached task results.")
         return 0
@@ -42,7 +41,7 @@ def cache_clear(task: str | None) -> int:
 
     Example: nbflow cache clear fetch
     """
-    n = task_tables(get_session().store).clear_entries(task)
+    n = get_session().store.tasks.clear_entries(task)
     what = f"task {task!r}" if task else "all tasks"
     console.print(f"Cleared {n} cached result{'s' if n != 1 else ''} of {what}.")
     return 0
@@ -59,7 +58,7 @@ def limit(tag: str, slots: int | None, remove: bool, reset: bool) -> int:
 
     Example: nbflow limit db 2
     """
-    tables = task_tables(get_session().store)
+    tables = get_session().store.tasks
     if reset:
         n = tables.reset_slots(tag)
         console.print(f"Freed {n} slot{'s' if n != 1 else ''} of tag {tag!r}.")
@@ -87,7 +86,7 @@ def limits() -> int:
 
     Example: nbflow limits
     """
-    rows = task_tables(get_session().store).limits()
+    rows = get_session().store.tasks.limits()
     if not rows:
         console.print("No concurrency limits; set one with: nbflow limit TAG N")
         return 0

@@ -13,10 +13,10 @@ from nbflow.core.states import State
 from nbflow.core.tasks import FlowSpec, make_flow
 from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
 from nbflow.errors import ParameterError, RunCancelled, TaskError
-from nbflow.session.context import _scope, _step, current_scope
-from nbflow.session.futures import Outcome
-from nbflow.session.runs import RunScope
-from nbflow.session.steps import describe
+from nbflow.engine.context import _scope, _step, current_scope
+from nbflow.engine.futures import Outcome
+from nbflow.engine.scope import RunScope
+from nbflow.engine.steps import describe
 
 
 class Flow:

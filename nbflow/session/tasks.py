@@ -13,10 +13,10 @@ from typing import Any
 from nbflow.core.states import State
 from nbflow.core.tasks import TaskSpec, make_task
 from nbflow.errors import NbflowError, ParameterError, RunCancelled
-from nbflow.session.context import _scope, current_scope
-from nbflow.session.futures import Outcome, TaskFuture, unmapped
-from nbflow.session.runs import RunScope, task_tables
-from nbflow.session.steps import describe, run_step
+from nbflow.engine.context import _scope, current_scope
+from nbflow.engine.futures import Outcome, TaskFuture, unmapped
+from nbflow.engine.scope import RunScope
+from nbflow.engine.steps import describe, run_step
 
 _OPTIONS = ("return_state", "refresh_cache")
 _pool: ThreadPoolExecutor | None = None
@@ -254,14 +254,14 @@ def limit(tag: str, slots: int | None) -> None:
 
     ``limit("db", None)`` removes the limit. ``nbflow limit db 2`` does the same from a shell.
     """
-    task_tables(_session().store).set_limit(tag, slots)
+    _session().store.tasks.set_limit(tag, slots)
 
 
 def load_result(run_id: str, step: str) -> Any:
     """The stored result of step ``step`` of run ``run_id`` (tasks with ``persist=True`` or a cache)."""
     from nbflow.engine.caching import loads_result
 
-    entry = task_tables(_session().store).find_entry(run_id, step)
+    entry = _session().store.tasks.find_entry(run_id, step)
     if entry is None:
         raise NbflowError(f"Step {step!r} of run {run_id} has no stored result; only tasks with "
                           "persist=True or a cache keep their results.")
@@ -271,7 +271,7 @@ def load_result(run_id: str, step: str) -> Any:
 def clear_cache(task: str | Task | None = None) -> int:
     """Forget cached results of ``task`` (every task when ``None``); returns how many."""
     name = task.name if isinstance(task, Task) else task
-    return task_tables(_session().store).clear_entries(name)
+    return _session().store.tasks.clear_entries(name)
 
 
 __all__ = ["Task", "clear_cache", "expand_map", "limit", "load_result", "task"]

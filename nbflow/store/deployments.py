@@ -30,7 +30,7 @@ _OPEN = (str(State.PENDING), str(State.RUNNING))
 
 @dataclass(frozen=True)
 class DeploymentRow:
-    """A stored deployment: its spec is plain JSON owned by ``nbflow.deploy``."""
+    """A stored deployment: its spec is plain JSON owned by ``nbflow.deployments``."""
 
     name: str
     notebook: str

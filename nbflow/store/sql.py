@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import queue
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.engine import make_url
@@ -23,6 +24,10 @@ from nbflow.core.states import TERMINAL, State
 from nbflow.errors import StoreError
 from nbflow.store import migrate
 from nbflow.store.schema import events, materializations, runs
+
+if TYPE_CHECKING:
+    from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.tasks import TaskTables
 
 _BATCH = 5000
 _FAILURE_FIELDS = ("cell_index", "exception", "message")
@@ -127,6 +132,21 @@ class SqlStore:
         self._pid = os.getpid()
         with self._translate_errors():
             self._migrate()
+
+    # ------------------------------------------------------------------ parts
+    @functools.cached_property
+    def tasks(self) -> TaskTables:
+        """Task caches and concurrency limits kept in this store."""
+        from nbflow.store.tasks import TaskTables
+
+        return TaskTables(self)
+
+    @functools.cached_property
+    def deployments(self) -> DeploymentStore:
+        """Deployments, their schedule ticks and queued runs kept in this store."""
+        from nbflow.store.deployments import DeploymentStore
+
+        return DeploymentStore(self)
 
     # ------------------------------------------------------------------ opening
     @contextmanager

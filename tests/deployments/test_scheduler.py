@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nbflow.core.states import State
-from nbflow.deploy import deployments as D
-from nbflow.deploy.scheduler import Scheduler, pid_alive
+from nbflow.deployments import service as D
+from nbflow.deployments.scheduler import Scheduler, pid_alive
 from nbflow.session import Session
-from nbflow.store.deployments import DeploymentStore
 
 from .conftest import FakeExecute
 
@@ -42,7 +41,7 @@ class FakeClock:
 
 def start_at(session, name: str, t: dt.datetime) -> None:
     """Move a deployment's cursor to fake time ``t`` (as if deployed then)."""
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     row = ds.get(name)
     ds.save(name, row.notebook, row.spec, reset_cursor=True, now=t.timestamp())
 
@@ -95,7 +94,7 @@ def test_catchup_policies_after_an_outage(session, notebook, catchup, expected):
         sched.close()
     assert scheduled(session, "probe")[-1] == T0 + dt.timedelta(minutes=30)
     if catchup == "none":
-        ticks = DeploymentStore(session.store).recent_ticks("probe")
+        ticks = session.store.deployments.recent_ticks("probe")
         assert ("SKIPPED", T0.timestamp() + 25 * 60) in [(s, t) for t, s, _ in ticks]
 
 
@@ -148,7 +147,7 @@ def test_per_deployment_and_global_concurrency_limits(session, notebook):
         sched.close()
     assert len(report.claimed) == 12
     assert fake.peak == 2 and peak_one[0] == 1
-    assert DeploymentStore(session.store).run_counts() == {"SUCCEEDED": 12}
+    assert session.store.deployments.run_counts() == {"SUCCEEDED": 12}
 
 
 def test_two_schedulers_at_once_never_run_a_tick_twice(session, notebook):
@@ -195,9 +194,9 @@ def test_retries_with_delay_then_success(session, notebook):
         return len(calls) < 3
 
     fake = FakeExecute(fail=fail_twice)
-    from nbflow.deploy.runs import claim_run
+    from nbflow.deployments.runs import claim_run
 
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     dep = D.get_deployment("flaky")
     rid = claim_run(session, ds, dep, time.time(), {}, tick=False, trigger="manual")
     sched = make(session, fake, FakeClock(T0))
@@ -218,7 +217,7 @@ def test_paused_deployments_are_not_scheduled_and_resume_does_not_replay(session
     try:
         assert sched.run_once().claimed == []
         D.set_paused("probe", False)
-        cursor = DeploymentStore(session.store).get("probe").cursor  # resume: "from now on"
+        cursor = session.store.deployments.get("probe").cursor  # resume: "from now on"
         clock.t = dt.datetime.fromtimestamp(cursor, UTC) + dt.timedelta(seconds=2.5)
         expected = int(cursor + 2.5) - int(cursor)  # whole seconds in (cursor, cursor + 2.5]
         assert len(sched.run_once().claimed) == expected
@@ -229,7 +228,7 @@ def test_paused_deployments_are_not_scheduled_and_resume_does_not_replay(session
 
 def test_a_run_of_a_dead_scheduler_is_marked_crashed_at_start(session, notebook):
     D.deploy(notebook, name="probe", manual=True)
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert not pid_alive(dead.pid) and pid_alive(os.getpid())
@@ -272,7 +271,7 @@ def test_a_deleted_deployment_cancels_its_queued_runs(session, notebook):
     start_at(session, "probe", T0)
     sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
     try:
-        sched._enqueue(D.get_deployment("probe"), DeploymentStore(session.store).get("probe"), sched.clock())
+        sched._enqueue(D.get_deployment("probe"), session.store.deployments.get("probe"), sched.clock())
         D.delete_deployment("probe")
         sched.run_once()
     finally:
@@ -313,7 +312,7 @@ def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook,
     finally:
         sched.close()
     assert len(report.started) == 3
-    assert DeploymentStore(session.store).run_counts() == {"SUCCEEDED": 3}
+    assert session.store.deployments.run_counts() == {"SUCCEEDED": 3}
 
 
 def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
@@ -348,11 +347,11 @@ def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
 
 
 def test_trigger_waits_for_a_free_slot_of_the_deployment(session, notebook, monkeypatch):
-    from nbflow.deploy import runs as R
+    from nbflow.deployments import runs as R
 
     monkeypatch.setattr(D, "_POLL", 0.05)
     D.deploy(notebook, name="one", manual=True, max_concurrency=1)
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     busy = R.claim_run(session, ds, D.get_deployment("one"), 1.0, {}, tick=False, trigger="manual")
     assert ds.take(busy, owner=R.owner_tags(), limit=1)
     fake = FakeExecute()

@@ -16,11 +16,11 @@ from nbflow.core.tasks import CacheEntry
 from nbflow.engine.caching import UnhashableInput, cache_key, dumps_result, expires_at, loads_result
 from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
 from nbflow.errors import NbflowWarning, RunCancelled, TaskError
-from nbflow.session.context import StepContext, _step
-from nbflow.session.futures import Outcome, TaskFuture, find_futures, resolve
+from nbflow.engine.context import StepContext, _step
+from nbflow.engine.futures import Outcome, TaskFuture, find_futures, resolve
 
 if TYPE_CHECKING:
-    from nbflow.session.runs import RunScope
+    from nbflow.engine.scope import RunScope
     from nbflow.session.tasks import Task
 
 _STARTED = EventKind.STEP_STARTED

@@ -10,8 +10,8 @@ import pytest
 
 from nbflow.api import runs as nf_runs
 from nbflow.core.states import State
-from nbflow.deploy import deployments as D
-from nbflow.deploy.runs import failure
+from nbflow.deployments import service as D
+from nbflow.deployments.runs import failure
 from nbflow.errors import DeploymentError, ParameterError, ScheduleError
 
 from .conftest import write_notebook

@@ -1,4 +1,4 @@
-"""``python -m nbflow.deploy RUN_ID``: run one queued deployment run (``trigger --no-wait``)."""
+"""``python -m nbflow.deployments RUN_ID``: run one queued deployment run (``trigger --no-wait``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sys
 
 def main(argv: list[str]) -> int:
     from nbflow.core.states import State
-    from nbflow.deploy.deployments import run_queued
+    from nbflow.deployments.service import run_queued
 
     if len(argv) != 1:
-        print("usage: python -m nbflow.deploy RUN_ID", file=sys.stderr)
+        print("usage: python -m nbflow.deployments RUN_ID", file=sys.stderr)
         return 2
     record = run_queued(argv[0])
     return 0 if record is None or record.state is State.SUCCEEDED else 1

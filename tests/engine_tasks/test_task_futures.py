@@ -10,7 +10,7 @@ import pytest
 from nbflow.core.states import State
 from nbflow.errors import ParameterError, TaskError
 from nbflow.session.flows import flow
-from nbflow.session.futures import TaskFuture, unmapped
+from nbflow.engine.futures import TaskFuture, unmapped
 from nbflow.session.tasks import expand_map, task
 
 
@@ -202,7 +202,7 @@ def test_result_with_timeout_and_raise_on_failure(session):  # type: ignore[no-u
 
 
 def test_submitted_steps_see_their_own_context(session):  # type: ignore[no-untyped-def]
-    from nbflow.session.context import context
+    from nbflow.engine.context import context
 
     @task
     def who(x):  # type: ignore[no-untyped-def]

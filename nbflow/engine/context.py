@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nbflow.core.events import Event, EventKind
 
 if TYPE_CHECKING:
-    from nbflow.session.runs import RunScope
+    from nbflow.engine.scope import RunScope
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from nbflow.engine.retry import Clock
 
 if TYPE_CHECKING:
     from nbflow.engine.executors import Executor
-    from nbflow.session.futures import TaskFuture
+    from nbflow.engine.futures import TaskFuture
     from nbflow.store.sql import SqlStore
     from nbflow.store.tasks import TaskTables
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbflow.deploy.parameters import (
+from nbflow.deployments.parameters import (
     INJECTED_TAG,
     find_parameters_cell,
     injected_source,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nbflow.core.states import State
-from nbflow.deploy import deployments as D
+from nbflow.deployments import service as D
 
 from .conftest import write_notebook
 
@@ -45,7 +45,7 @@ def test_a_deployment_runs_its_notebook_on_a_dask_worker(kernel, session, tmp_pa
 
 
 def test_an_unreachable_dask_scheduler_fails_the_run_with_a_clear_error(session, notebook, monkeypatch):
-    monkeypatch.setattr("nbflow.deploy.runs.DASK_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr("nbflow.deployments.runs.DASK_CONNECT_TIMEOUT", 1.0)
     D.deploy(notebook, name="remote", manual=True, executor="dask://127.0.0.1:9")
     run = D.trigger("remote")
     assert run.state is State.FAILED

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from nbflow.cli.main import main
-from nbflow.session.runs import task_tables
 from nbflow.session.tasks import task
 
 
@@ -30,7 +29,7 @@ def test_cache_list_and_clear(session, capsys):  # type: ignore[no-untyped-def]
     code, out = nbflow(capsys, "cache", "list")
     assert code == 0 and "fetch" in out and "parse" in out
     assert nbflow(capsys, "cache", "clear", "fetch") == (0, "Cleared 2 cached results of task 'fetch'.\n")
-    assert [t for t, _, _ in task_tables(session.store).cache_summary()] == ["parse"]
+    assert [t for t, _, _ in session.store.tasks.cache_summary()] == ["parse"]
     assert nbflow(capsys, "cache", "clear") == (0, "Cleared 1 cached result of all tasks.\n")
 
 
@@ -44,11 +43,11 @@ def test_cache_list_and_clear(session, capsys):  # type: ignore[no-untyped-def]
 def test_limit_commands(session, capsys, argv, code, expected, limits):  # type: ignore[no-untyped-def]
     got_code, out = nbflow(capsys, *argv)
     assert got_code == code and expected in out
-    assert task_tables(session.store).limits() == limits
+    assert session.store.tasks.limits() == limits
 
 
 def test_limit_show_remove_and_reset(session, capsys):  # type: ignore[no-untyped-def]
-    tables = task_tables(session.store)
+    tables = session.store.tasks
     nbflow(capsys, "limit", "db", "3")
     held = tables.acquire(["db"])
     assert nbflow(capsys, "limit", "db") == (0, "Tag 'db': 1 of 3 slots in use.\n")
@@ -61,7 +60,7 @@ def test_limit_show_remove_and_reset(session, capsys):  # type: ignore[no-untype
 
 
 def test_run_show_prints_a_flow_graph_and_its_logs(session, capsys):  # type: ignore[no-untyped-def]
-    from nbflow.session.context import get_logger
+    from nbflow.engine.context import get_logger
     from nbflow.session.flows import flow
 
     @task

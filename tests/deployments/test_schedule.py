@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nbflow.deploy.schedule import Schedule, due_ticks, make_schedule, parse_interval
+from nbflow.deployments.schedule import Schedule, due_ticks, make_schedule, parse_interval
 from nbflow.errors import ScheduleError
 
 UTC = dt.UTC

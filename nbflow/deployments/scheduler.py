@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.states import State
-from nbflow.deploy.deployments import Deployment, run_values
-from nbflow.deploy.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
-from nbflow.deploy.schedule import due_ticks
+from nbflow.deployments.definition import Deployment
+from nbflow.deployments.service import run_values
+from nbflow.deployments.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
+from nbflow.deployments.schedule import due_ticks
 from nbflow.errors import NbflowError
 from nbflow.store.hosts import pid_alive
 
@@ -66,14 +67,13 @@ class Scheduler:
         clock: Clock | None = None,
         execute: Execute | None = None,
     ) -> None:
-        from nbflow.store.deployments import DeploymentStore
 
         if max_concurrency < 1:
             raise NbflowError(f"max_concurrency must be at least 1, got {max_concurrency}.")
         if poll <= 0:
             raise NbflowError(f"The poll interval must be greater than zero, got {poll}.")
         self.session = session
-        self.ds = DeploymentStore(session.store)
+        self.ds = session.store.deployments
         self.max_concurrency = max_concurrency
         self.poll = poll
         self.clock = clock or utc_now

@@ -63,7 +63,7 @@ def test_deploy_list_show_pause_resume_delete(session, notebook, capsys):
     (["trigger", "probe", "-p", "day=someday"], "Parameter 'day' expects a date"),
 ])
 def test_bad_input_is_one_clean_line_and_a_nonzero_exit(session, notebook, capsys, args, message):
-    from nbflow.deploy.deployments import deploy
+    from nbflow.deployments.service import deploy
 
     deploy(notebook, name="probe", manual=True)
     code, out, err = run(capsys, *[a.replace("{nb}", str(notebook)) for a in args])

@@ -13,7 +13,6 @@ import pytest
 
 from nbflow.errors import NbflowError
 from nbflow.session.flows import flow
-from nbflow.session.runs import task_tables
 from nbflow.session.tasks import limit, task
 
 
@@ -39,7 +38,7 @@ def test_limit_holds_across_threads(session):  # type: ignore[no-untyped-def]
 
     assert f() == list(range(8))
     assert peak[0] == 2
-    assert task_tables(session.store).limits() == {"db": (2, 0)}  # every slot given back
+    assert session.store.tasks.limits() == {"db": (2, 0)}  # every slot given back
 
 
 def test_untagged_and_unlimited_tasks_run_freely(session):  # type: ignore[no-untyped-def]
@@ -67,7 +66,7 @@ def test_a_failing_task_gives_its_slot_back(session):  # type: ignore[no-untyped
 
     for _ in range(3):
         assert fails(return_state=True).error is not None
-    assert task_tables(session.store).limits()["db"] == (1, 0)
+    assert session.store.tasks.limits()["db"] == (1, 0)
 
 
 @pytest.mark.parametrize("slots", [0, -1, 1.5, "2"])
@@ -77,7 +76,7 @@ def test_limit_rejects_bad_sizes(session, slots):  # type: ignore[no-untyped-def
 
 
 def test_limit_can_be_changed_and_removed(session):  # type: ignore[no-untyped-def]
-    tables = task_tables(session.store)
+    tables = session.store.tasks
     limit("db", 3)
     limit("db", 1)
     limit("api", 5)
@@ -87,7 +86,7 @@ def test_limit_can_be_changed_and_removed(session):  # type: ignore[no-untyped-d
 
 
 def test_slots_of_a_dead_process_are_reclaimed(session):  # type: ignore[no-untyped-def]
-    tables = task_tables(session.store)
+    tables = session.store.tasks
     limit("db", 1)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -139,7 +138,7 @@ def test_limit_holds_across_processes(session, tmp_path, store_url):  # type: ig
     assert len(intervals) == 6
     for (_, end), (start, _) in zip(intervals, intervals[1:]):
         assert start >= end - 0.01, "two tasks tagged 'gpu' ran at the same time"
-    assert task_tables(session.store).limits() == {"gpu": (1, 0)}
+    assert session.store.tasks.limits() == {"gpu": (1, 0)}
 
 
 def test_a_task_called_inside_a_task_holding_the_slot_reuses_it(session):  # type: ignore[no-untyped-def]
@@ -158,4 +157,4 @@ def test_a_task_called_inside_a_task_holding_the_slot_reuses_it(session):  # typ
         return outer(1)
 
     assert f() == 4
-    assert task_tables(session.store).limits() == {"db": (1, 0)}
+    assert session.store.tasks.limits() == {"db": (1, 0)}

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbflow.deploy.execute import ExecutionRequest, execute_notebook, prepare_notebook
-from nbflow.deploy.parameters import INJECTED_TAG
+from nbflow.deployments.execute import ExecutionRequest, execute_notebook, prepare_notebook
+from nbflow.deployments.parameters import INJECTED_TAG
 
 AWKWARD = [
     "it's \"quoted\"", "back\\slash\\", "new\nline\r\n", "{} {0} {name}", "'''", '"""',

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import nbflow.session.steps as steps_module
+import nbflow.engine.steps as steps_module
 from nbflow.core.states import State
 from nbflow.errors import NbflowWarning
 from nbflow.session.flows import flow
@@ -234,7 +234,6 @@ def test_a_store_failure_while_caching_keeps_the_result_and_warns(session, monke
 def test_an_entry_that_no_longer_loads_is_a_miss(session):  # type: ignore[no-untyped-def]
     from nbflow.core.tasks import CacheEntry
     from nbflow.engine.caching import cache_key
-    from nbflow.session.runs import task_tables
 
     calls = []
 
@@ -244,7 +243,7 @@ def test_an_entry_that_no_longer_loads_is_a_miss(session):  # type: ignore[no-un
         return x
 
     key = cache_key(value.spec, {"x": 1})
-    task_tables(session.store).put_entry(CacheEntry(key=key, task="value", payload=b"not a pickle",
+    session.store.tasks.put_entry(CacheEntry(key=key, task="value", payload=b"not a pickle",
                                                     created_at=time.time(), expires_at=None))
     assert value(1) == 1 and calls == [1]
     assert value(1) == 1 and calls == [1]  # the good result replaced the broken entry

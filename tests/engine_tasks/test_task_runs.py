@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-import nbflow.session.runs as runs_module
+import nbflow.engine.scope as runs_module
 from nbflow.core.events import EventKind
 from nbflow.core.states import State
 from nbflow.engine.retry import Clock, TaskTimeout
 from nbflow.errors import ParameterError, TaskError
-from nbflow.session.context import context, get_logger
+from nbflow.engine.context import context, get_logger
 from nbflow.session.flows import flow
-from nbflow.session.futures import Outcome
+from nbflow.engine.futures import Outcome
 from nbflow.session.tasks import task
 
 

@@ -12,7 +12,7 @@ from nbflow.store.deployments import DeploymentStore
 
 @pytest.fixture
 def ds(session) -> DeploymentStore:
-    return DeploymentStore(session.store)
+    return session.store.deployments
 
 
 def _claim(ds: DeploymentStore, run_id: str, at: float, name: str = "d") -> bool:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from nbflow.deploy import parameters as P
+from nbflow.deployments import parameters as P
 from nbflow.errors import ParameterError
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbflow.deploy.execute import ExecutionRequest, ExecutionResult
+from nbflow.deployments.execute import ExecutionRequest, ExecutionResult
 
 PARAMS = '''\
 text = "default"

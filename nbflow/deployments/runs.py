@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
-from nbflow.deploy.execute import ExecutionRequest, ExecutionResult, execute_notebook
+from nbflow.deployments.execute import ExecutionRequest, ExecutionResult, execute_notebook
 
 if TYPE_CHECKING:
     from nbflow.core.records import RunRecord
-    from nbflow.deploy.deployments import Deployment
+    from nbflow.deployments.definition import Deployment
     from nbflow.session import Session
     from nbflow.store.deployments import DeploymentStore
 
@@ -43,7 +43,7 @@ def output_path(session: Session, deployment: str, run_id: str) -> Path:
 def claim_run(session: Session, ds: DeploymentStore, dep: Deployment, scheduled_at: float,
               values: Mapping[str, Any], *, tick: bool, trigger: str) -> str:
     """Insert the PENDING run for (deployment, scheduled_at); '' if that tick is already taken."""
-    from nbflow.deploy.deployments import plain
+    from nbflow.deployments.definition import plain
 
     run_id = session.new_run_id()
     ok = ds.claim(run_id, deployment=dep.name, scheduled_at=scheduled_at, parameters=plain(values),
@@ -104,7 +104,7 @@ def execute_claimed(
     sleep: Callable[[float], bool] | None = None,
 ) -> RunRecord:
     """Run a taken (RUNNING) run to its end and return its record; never raises for a failure."""
-    from nbflow.deploy.deployments import plain
+    from nbflow.deployments.definition import plain
 
     execute = execute or executor_for(dep)
     out = output_path(session, dep.name, run_id)

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from nbflow.core.states import State
-from nbflow.deploy import deployments as D
-from nbflow.store.deployments import DeploymentStore
+from nbflow.deployments import service as D
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow,
               pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)]
@@ -61,7 +60,7 @@ def kernel_pids(run_id: str) -> set[int]:
 
 def one_tick_due(session, name: str) -> None:
     """Put the cursor just before a tick, so exactly one is due now (and none for an hour)."""
-    ds = DeploymentStore(session.store)
+    ds = session.store.deployments
     row = ds.get(name)
     now = time.time()
     ds.save(name, row.notebook, row.spec, reset_cursor=True, now=(now // 3600) * 3600 - 1)

@@ -1,0 +1,230 @@
+"""Session: the composition root. Settings + registry + hooks + store + engine, and the verbs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from nbflow.core.events import Event, EventKind, Hooks
+from nbflow.core.graph import Graph
+from nbflow.core.records import AssetStatus, MaterializationRecord, RunRecord
+from nbflow.core.registry import Registry, default_registry
+from nbflow.core.states import State, run_state
+from nbflow.core.versions import code_version
+from nbflow.engine.assets import run_assets
+from nbflow.engine.executors import Executor, make_executor
+from nbflow.engine.io import io_manager
+from nbflow.errors import NbflowError, SelectionError
+from nbflow.session.result import MaterializeResult
+from nbflow.settings import Settings
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the store opens, not when nbflow is imported
+    from nbflow.store.sql import SqlStore
+
+
+def select_names(graph: Graph, selection: str | Iterable[str]) -> list[str]:
+    """Asset names for a selection string, or a list of names (checked), in topological order."""
+    if isinstance(selection, str):
+        from nbflow.core.selection import select
+
+        return select(graph, selection)
+    names = list(selection)
+    for n in names:
+        if n not in graph:
+            from nbflow.core.graph import unknown_name_error
+
+            raise unknown_name_error(n, graph.specs, context="The selection names",
+                                     fix="define it or fix the name")
+    if not names:
+        raise SelectionError("The selection is empty; name at least one asset.", selection="")
+    return graph.sorted(names)
+
+
+class Session:
+    """Ties one registry, one store and the engine together for a process or a test.
+
+    Responsibilities: open the store lazily and subscribe it to the hooks; turn a selection into a
+    run (run id, executor, events, flush); answer status, load and history questions.
+    """
+
+    def __init__(self, settings: Settings | None = None, registry: Registry | None = None,
+                 store: SqlStore | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.resolve()
+        self.registry = registry if registry is not None else default_registry()
+        self.hooks = Hooks()
+        self._store = store
+        self._lock = threading.Lock()
+        # Subscribed now, so no event is lost; the store itself opens on the first event.
+        self.hooks.subscribe(self._record)
+
+    # ------------------------------------------------------------------ store
+    @property
+    def store(self) -> SqlStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from nbflow.store.sql import SqlStore
+
+                    s = self.settings
+                    store = SqlStore(s.url, heartbeat_interval=s.heartbeat_interval,
+                                     heartbeat_timeout=s.heartbeat_timeout)
+                    store.sweep_crashed()
+                    self._store = store
+        return self._store
+
+    def _record(self, event: Event) -> None:
+        self.store.record(event)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    @staticmethod
+    def new_run_id() -> str:
+        return uuid.uuid4().hex[:16]
+
+    def emit(self, event: Event) -> None:
+        self.hooks.emit(event)
+
+    # ------------------------------------------------------------------ running
+    def materialize(self, selection: str | Iterable[str] = "*", *, force: bool = False,
+                    executor: str | Executor | None = None, max_workers: int | None = None,
+                    cancel: threading.Event | None = None, run_id: str | None = None,
+                    keep: Iterable[str] = ()) -> MaterializeResult:
+        """Materialise the selected assets; fresh ones are CACHED unless ``force``."""
+        graph = self.registry.graph()
+        names = select_names(graph, selection)
+        store = self.store
+        run_id = run_id or self.new_run_id()
+        owned = executor is None or isinstance(executor, str)
+        ex = make_executor(executor or self.settings.executor, max_workers)
+        label = selection if isinstance(selection, str) else ", ".join(names)
+        started = time.time()
+        self.emit(Event(EventKind.RUN_STARTED, run_id, data={
+            "kind": "assets", "name": label, "selection": label, "steps": names,
+            "parent_run_id": os.environ.get("NBFLOW_RUN_ID")}))
+        try:
+            outcome = run_assets(
+                graph, names, run_id=run_id, emit=self.emit, executor=ex,
+                previous=store.latest_materializations(), base=self.settings.storage_base,
+                force=force, cancel=cancel, keep=frozenset(keep),
+                remote=getattr(ex, "remote", False))
+        except BaseException as exc:
+            state = State.CANCELLED if isinstance(exc, KeyboardInterrupt) else State.FAILED
+            self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state,
+                            data={"error": f"{type(exc).__name__}: {exc}"}))
+            store.flush()
+            raise
+        finally:
+            if owned:
+                ex.shutdown(wait=True)
+        state = run_state(list(outcome.states.values()))
+        failed = [n for n, s in outcome.states.items() if s is State.FAILED]
+        self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data={
+            "error": (f"{len(failed)} step(s) failed: {', '.join(failed[:5])}" if failed else None)}))
+        store.flush()
+        return MaterializeResult(run_id=run_id, state=state, states=outcome.states,
+                                 errors=outcome.errors, values=outcome.values,
+                                 duration=time.time() - started, session=self)
+
+    # ------------------------------------------------------------------ reading
+    def load(self, name: str) -> Any:
+        """The latest stored value of asset ``name``."""
+        last = self.store.latest_materializations([name]).get(name)
+        if last is None:
+            if name not in self.registry:
+                known = self.registry.names() or list(self.store.latest_materializations())
+                from nbflow.core.graph import unknown_name_error
+
+                raise unknown_name_error(name, known, context="Cannot load",
+                                         fix="check the name with `nbflow assets`")
+            raise NbflowError(f"Asset {name!r} has never been materialised; run "
+                              f"nbflow.materialize({name!r}) first.")
+        return io_manager(last.io, self.settings.storage_base).load(last.uri)
+
+    def status(self, selection: str | Iterable[str] = "*") -> list[AssetStatus]:
+        """Per asset: fresh, stale (with the reason), missing or failed, with the last materialisation."""
+        graph = self.registry.graph()
+        names = set(select_names(graph, selection)) if graph.specs else set()
+        store = self.store
+        latest = store.latest_materializations()
+        failures = store.last_failures()
+        parents = store.parent_runs(m.run_id for m in latest.values())
+        verdict: dict[str, tuple[str, str | None]] = {}
+        out = []
+        for name in graph.order:  # upstream first, so staleness flows downstream
+            spec = graph.specs[name]
+            last = latest.get(name)
+            fail = failures.get(name)
+            error = None
+            if fail is not None and (last is None or fail[0] > last.ts.timestamp()):
+                status, reason, error = "failed", f"run {fail[1]} failed: {fail[2]}", fail[2]
+            elif last is None:
+                status, reason = "missing", "never materialised"
+            else:
+                status, reason = "fresh", None
+                if last.code_version != code_version(spec.fn, declared=spec.code_version, source=spec.source):
+                    status, reason = "stale", "code changed"
+                else:
+                    for u in graph.upstream[name]:
+                        up = latest.get(u)
+                        if up is None or last.input_versions.get(u) != up.data_version:
+                            status, reason = "stale", f"upstream {u!r} changed"
+                            break
+                        if verdict.get(u, ("fresh",))[0] in ("stale", "missing", "failed"):
+                            status, reason = "stale", f"upstream {u!r} is {verdict[u][0]}"
+                            break
+            verdict[name] = (status, reason)
+            if name in names:
+                out.append(AssetStatus(name=name, status=status, reason=reason, last=last,
+                                       error=error,
+                                       deployment_run_id=parents.get(last.run_id) if last else None))
+        return out
+
+    def runs(self, limit: int = 20, state: str | None = None, deployment: str | None = None,
+             kind: str | None = None) -> list[RunRecord]:
+        """Runs, newest first, with their steps."""
+        return self.store.runs(limit=limit, state=state, deployment=deployment, kind=kind)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with its steps; a unique prefix of the id is enough."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            matches = self.store.find_run_ids(run_id)
+            if len(matches) == 1:
+                run = self.store.get_run(matches[0])
+            if run is None:
+                raise NbflowError(f"There is no run {run_id!r}"
+                                  + (f"; it matches several: {', '.join(matches)}." if matches
+                                     else "; list runs with `nbflow runs`."))
+        return run
+
+    def materializations(self, name: str, limit: int = 20) -> list[MaterializationRecord]:
+        return self.store.materializations(name, limit)
+
+
+_default: Session | None = None
+_default_lock = threading.Lock()
+
+
+def get_session() -> Session:
+    """The process's default session (settings from ``NBFLOW_*`` variables)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Session()
+    return _default
+
+
+def set_session(session: Session | None) -> Session | None:
+    """Replace the default session (tests, notebooks with another store); returns the old one."""
+    global _default
+    old, _default = _default, session
+    return old
+
+

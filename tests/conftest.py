@@ -18,6 +18,16 @@ PG_URL = os.environ.get("NBFLOW_TEST_DATABASE_URL", "postgresql+psycopg://postgr
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+_HEAVY = ("kernel", "browser", "dask")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Kernels, browsers and Dask clusters make a test slow: the fast loop is ``-m "not slow"``."""
+    for item in items:
+        if any(item.get_closest_marker(m) for m in _HEAVY) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 def require(component: str, available: bool, how: str) -> None:
     """Fail under CI, skip elsewhere, when a real component is missing."""
     if available:

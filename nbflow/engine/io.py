@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import os
 import pickle
@@ -52,6 +53,8 @@ class _Files:
         self.base = base.rstrip("/")
         self.local = "://" not in base or base.startswith("file://")
         self._dirs: set[str] = set()
+        # uri -> (size, mtime_ns, data version) of local files whose bytes were hashed
+        self._verified: dict[str, tuple[int, int, str]] = {}
         if self.local:
             self.base = self.base.removeprefix("file://")
             self._fs = None
@@ -70,9 +73,14 @@ class _Files:
             # Content-addressed, so rewriting the same name writes the same bytes; the rename is
             # atomic, so a crash never leaves half a value under the final name.
             tmp = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(payload)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)  # a full disk must not leave half-written files behind
+                raise
             return path
         url = f"{self.base}/{relpath}"
         assert self._fs is not None
@@ -81,50 +89,125 @@ class _Files:
         return url
 
     def read(self, uri: str) -> bytes:
+        """The file's bytes; ``FileNotFoundError`` when it is gone."""
+        if "://" not in uri:
+            return Path(uri).read_bytes()
+        import fsspec
+
+        with fsspec.open(uri, "rb") as f:
+            return f.read()  # type: ignore[no-any-return]
+
+    def problem(self, uri: str, expected: str) -> str | None:
+        """Why the file at ``uri`` does not hold the value of data version ``expected``, or None.
+
+        Local files are hashed once per (size, modification time); a remote file is only
+        checked to exist (reading every remote value for a status would cost too much).
+        """
+        if "://" in uri:
+            try:
+                import fsspec
+
+                fs, path = fsspec.core.url_to_fs(uri)
+                return None if fs.exists(path) else f"its stored file {uri} is gone"
+            except Exception as exc:  # noqa: BLE001 - unreachable storage: say so, do not crash
+                return f"its stored file {uri} cannot be checked ({type(exc).__name__}: {exc})"
         try:
-            if "://" not in uri:
-                return Path(uri).read_bytes()
-            import fsspec
-
-            with fsspec.open(uri, "rb") as f:
-                return f.read()  # type: ignore[no-any-return]
+            st = os.stat(uri)
         except FileNotFoundError:
-            raise IOManagerError(f"The stored value at {uri} is gone; materialise the asset again "
-                                 "(nbflow materialize NAME --force).") from None
+            return f"its stored file {uri} is gone"
+        except OSError as exc:
+            return f"its stored file {uri} cannot be read ({exc.strerror})"
+        seen = self._verified.get(uri)
+        if seen is not None and seen[0] == st.st_size and seen[1] == st.st_mtime_ns:
+            actual = seen[2]
+        else:
+            try:
+                actual = data_version(Path(uri).read_bytes())
+            except OSError as exc:
+                return f"its stored file {uri} cannot be read ({exc.strerror})"
+            self._verified[uri] = (st.st_size, st.st_mtime_ns, actual)
+        if actual != expected:
+            return f"its stored file {uri} was changed outside nbflow (its bytes do not match the recorded data version)"
+        return None
+
+    def read_checked(self, uri: str, expected: str | None, asset: str | None) -> bytes:
+        """The file's bytes, checked against data version ``expected`` when one is given."""
+        what = f"asset {asset!r}" if asset else "the value"
+        fix = f"nbflow materialize {asset} --force" if asset else "materialise the asset again"
+        try:
+            payload = self.read(uri)
+        except FileNotFoundError:
+            raise IOManagerError(f"The stored value of {what} is gone ({uri}); rebuild it with "
+                                 f"`{fix}`.", asset=asset) from None
+        if expected is not None and data_version(payload) != expected:
+            raise IOManagerError(
+                f"The stored value of {what} was changed outside nbflow: {uri} does not match "
+                f"its recorded data version {expected}. Rebuild it with `{fix}`.", asset=asset)
+        return payload
 
 
-class PickleIO:
-    """Any picklable value, as ``<base>/<asset>.<data version>.pkl``."""
+class FileIO:
+    """Base of the built-in managers: encode a value to bytes, content-addressed files, checks."""
 
-    name = "pickle"
+    name = "file"
+    suffix = "bin"
 
     def __init__(self, base: str) -> None:
         self.files = _Files(base)
 
+    def encode(self, asset: str, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, payload: bytes) -> Any:
+        raise NotImplementedError
+
     def store(self, asset: str, value: Any) -> Stored:
+        payload = self.encode(asset, value)
+        version = data_version(payload)
+        return Stored(self.files.write(f"{asset}.{version}.{self.suffix}", payload), version,
+                      describe(value))
+
+    def load(self, uri: str, *, data_version: str | None = None, asset: str | None = None) -> Any:
+        payload = self.files.read_checked(uri, data_version, asset)
         try:
-            payload = pickle.dumps(value, protocol=5)
+            return self.decode(payload)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is a damaged value
+            what = f"asset {asset!r}" if asset else "the value"
+            raise IOManagerError(
+                f"The stored value of {what} at {uri} cannot be read by the {self.name!r} I/O "
+                f"manager ({type(exc).__name__}: {exc}); rebuild it with "
+                f"`nbflow materialize {asset or 'NAME'} --force`.", asset=asset) from None
+
+    def verify(self, uri: str, data_version: str) -> str | None:
+        return self.files.problem(uri, data_version)
+
+
+class PickleIO(FileIO):
+    """Any picklable value, as ``<base>/<asset>.<data version>.pkl``."""
+
+    name = "pickle"
+    suffix = "pkl"
+
+    def encode(self, asset: str, value: Any) -> bytes:
+        try:
+            return pickle.dumps(value, protocol=5)
         except Exception as exc:
             raise IOManagerError(
                 f"Asset {asset!r} returned a {type(value).__name__}, which the 'pickle' I/O manager "
                 f"cannot store ({exc}). Return plain data (or a DataFrame with io='parquet').",
                 asset=asset) from None
-        version = data_version(payload)
-        return Stored(self.files.write(f"{asset}.{version}.pkl", payload), version, describe(value))
 
-    def load(self, uri: str) -> Any:
-        return pickle.loads(self.files.read(uri))
+    def decode(self, payload: bytes) -> Any:
+        return pickle.loads(payload)
 
 
-class ParquetIO:
+class ParquetIO(FileIO):
     """pandas DataFrames as Parquet files (via pyarrow)."""
 
     name = "parquet"
+    suffix = "parquet"
 
-    def __init__(self, base: str) -> None:
-        self.files = _Files(base)
-
-    def store(self, asset: str, value: Any) -> Stored:
+    def encode(self, asset: str, value: Any) -> bytes:
         import pandas as pd
 
         if not isinstance(value, pd.DataFrame):
@@ -138,14 +221,31 @@ class ParquetIO:
             raise IOManagerError(
                 f"Asset {asset!r}: the 'parquet' I/O manager cannot write this DataFrame ({exc}); "
                 "use io='pickle' for it.", asset=asset) from None
-        payload = buf.getvalue()
-        version = data_version(payload)
-        return Stored(self.files.write(f"{asset}.{version}.parquet", payload), version, describe(value))
+        return buf.getvalue()
 
-    def load(self, uri: str) -> Any:
+    def decode(self, payload: bytes) -> Any:
         import pandas as pd
 
-        return pd.read_parquet(_io.BytesIO(self.files.read(uri)), engine="pyarrow")
+        return pd.read_parquet(_io.BytesIO(payload), engine="pyarrow")
+
+
+def load_value(manager: IOManager, uri: str, data_version: str | None, asset: str) -> Any:
+    """Load a stored value, checked against its recorded data version where the manager can."""
+    if isinstance(manager, FileIO):
+        return manager.load(uri, data_version=data_version, asset=asset)
+    try:
+        return manager.load(uri)
+    except IOManagerError:
+        raise
+    except FileNotFoundError:
+        raise IOManagerError(f"The stored value of asset {asset!r} is gone ({uri}); rebuild it "
+                             f"with `nbflow materialize {asset} --force`.", asset=asset) from None
+
+
+def value_problem(manager: IOManager, uri: str, data_version: str) -> str | None:
+    """Why a recorded value is not there as recorded (gone, changed), or None when it is."""
+    verify = getattr(manager, "verify", None)
+    return verify(uri, data_version) if callable(verify) else None
 
 
 _IO_MANAGERS: dict[str, Callable[[str], IOManager]] = {}

@@ -80,3 +80,74 @@ def test_failed_store_fails_the_step_with_the_message(tmp_path: Path) -> None:
     result = session.materialize()
     assert not result.ok and "use io='pickle'" in result.errors["not_a_frame"]["message"]
     session.close()
+
+
+# ---------------------------------------------------------------- values changed behind nbflow
+
+
+def _corrupt_same_length(path: str) -> None:
+    data = bytearray(Path(path).read_bytes())
+    data[-2] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_a_damaged_value_is_refused_by_name_file_and_fix(tmp_path: Path, damage: str) -> None:
+    manager = PickleIO(str(tmp_path))
+    stored = manager.store("orders", {"rows": list(range(50))})
+    assert manager.verify(stored.uri, stored.data_version) is None
+    if damage == "flip":
+        _corrupt_same_length(stored.uri)
+    elif damage == "truncate":
+        Path(stored.uri).write_bytes(Path(stored.uri).read_bytes()[:10])
+    else:
+        Path(stored.uri).unlink()
+    with pytest.raises(IOManagerError) as exc:
+        manager.load(stored.uri, data_version=stored.data_version, asset="orders")
+    text = str(exc.value)
+    assert "'orders'" in text and stored.uri in text and "nbflow materialize orders --force" in text
+    assert exc.value.asset == "orders"
+    reason = manager.verify(stored.uri, stored.data_version)
+    assert reason is not None and stored.uri in reason
+    assert ("gone" in reason) == (damage == "delete")
+
+
+def test_a_truncated_value_without_a_version_is_still_an_io_error(tmp_path: Path) -> None:
+    manager = PickleIO(str(tmp_path))
+    stored = manager.store("orders", list(range(100)))
+    Path(stored.uri).write_bytes(Path(stored.uri).read_bytes()[:7])
+    with pytest.raises(IOManagerError, match="cannot be read by the 'pickle' I/O manager"):
+        manager.load(stored.uri, asset="orders")
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    manager = PickleIO(str(tmp_path))
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match="No space"):
+        manager.store("orders", [1, 2, 3])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_checks_the_recorded_data_version(home: Path) -> None:
+    reg = Registry()
+
+    @nf.asset(registry=reg)
+    def orders() -> list[int]:
+        return [1, 2, 3]
+
+    s = Session(Settings.resolve(home=home), reg)
+    try:
+        assert s.materialize("*").ok
+        uri = s.store.latest_materializations(["orders"])["orders"].uri
+        _corrupt_same_length(uri)
+        with pytest.raises(IOManagerError, match="changed outside nbflow"):
+            s.load("orders")
+    finally:
+        s.close()

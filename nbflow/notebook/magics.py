@@ -14,9 +14,16 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from nbflow.errors import NbflowError
+from nbflow.errors import CellError, NbflowError
 from nbflow.notebook import cell_assets
 from nbflow.notebook.tables import result_table, status_table
+from nbflow.notebook.tracebacks import cell_numbers, in_cells
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS  # --wait is the default now; kept so old notebooks still run
 
 
 def _usage(exc: BaseException) -> UsageError:
@@ -79,7 +86,8 @@ class NbflowMagics(Magics):
             return None
         try:
             done = cell_assets.run_cell_asset(session, args.name)
-        except cell_assets.CellError:
+        except CellError as exc:
+            exc.traceback = in_cells(exc.traceback, cell_numbers(shell))
             raise
         except NbflowError as exc:
             raise _usage(exc) from None
@@ -118,7 +126,8 @@ class NbflowMagics(Magics):
             value = run_cell_task(
                 args.name, source, namespace=shell.user_ns, filename=filename,
                 retries=args.retries, cache=args.cache, cache_ttl=args.cache_ttl)
-        except cell_assets.CellError:
+        except CellError as exc:
+            exc.traceback = in_cells(exc.traceback, cell_numbers(shell))
             raise
         except NbflowError as exc:
             raise _usage(exc) from None
@@ -128,13 +137,17 @@ class NbflowMagics(Magics):
     @magic_arguments()
     @argument("selection", nargs="*", help="Assets to materialise, e.g. 'orders+' (default: all).")
     @argument("--force", action="store_true", help="Run fresh assets too.")
-    @argument("--wait", action="store_true", help="Block until the run ends and show its table.")
+    @argument("--background", action="store_true",
+              help="Return at once and build in a worker thread (the next cell may read old values).")
+    @argument("--wait", action="store_true", help=argparse_suppress())
     @line_magic
     def materialize(self, line: str) -> Any:
-        """Materialise a selection in a worker thread (the kernel stays free; the panel shows
-        progress); values land in the notebook when it ends. ``--wait`` blocks instead.
+        """Materialise a selection and wait for it, like any cell: progress shows in the cell,
+        the panel updates live, and the stop button cancels after the current step (the run
+        ends CANCELLED). Values land in the notebook when the run ends. ``--background``
+        returns at once instead and builds in a worker thread.
 
-        Example: ``%materialize clean_orders+ --wait``
+        Example: ``%materialize clean_orders+``
         """
         args = self._parse(self.materialize, line)
         selection = " ".join(args.selection) or "*"
@@ -147,9 +160,13 @@ class NbflowMagics(Magics):
             select(session.registry.graph(), selection)
         except NbflowError as exc:
             raise _usage(exc) from None
-        if args.wait:
+        if not args.background:
+            from nbflow.notebook.running import run_blocking
+
+            handle = display(f"Materialising {selection}...", display_id=True)
             try:
-                result = session.materialize(selection, force=args.force)
+                result = run_blocking(session, selection, force=args.force, label=selection,
+                                      update=None if handle is None else handle.update)
             except NbflowError as exc:
                 raise _usage(exc) from None
             finally:

@@ -98,6 +98,10 @@ def test_user_exception_shows_the_users_traceback(ip: Any, session: Any) -> None
     assert "ZeroDivisionError: division by zero" in rendered
     assert "x / 0" in rendered
     assert "nbflow/engine" not in rendered
+    import re
+
+    assert re.search(r"Cell In\[\d+\], line 2, in boom", rendered), rendered   # like IPython's own
+    assert "ipython-input" not in rendered and "ipykernel_" not in rendered
     assert statuses(session)["boom"][0] == "failed"
 
 
@@ -140,13 +144,44 @@ def test_materialize_wait_and_status_tables(ip: Any, session: Any) -> None:
     assert "<table" in status._repr_html_() and "b" in repr(status)
 
 
+def test_materialize_blocks_so_the_next_cell_reads_the_new_value(ip: Any, session: Any) -> None:
+    run(ip, "import time")
+    run(ip, "%%asset s\ntime.sleep(0.3)\ntime.time()")
+    run(ip, "old = s")
+    table = run(ip, "%materialize s --force")
+    assert [r[:2] for r in table.rows] == [("s", "SUCCEEDED")]
+    assert run(ip, "s != old") is True
+    assert ip.user_ns["s"] == session.load("s")
+
+
+def test_interrupting_materialize_cancels_after_the_current_step(ip: Any, session: Any) -> None:
+    import _thread
+    import threading
+
+    run(ip, "import threading\nstarted = threading.Event()\nrelease = threading.Event()")
+    run(ip, "%%asset first --define-only\nstarted.set()\nrelease.wait(10)\n1")
+    run(ip, "%%asset second --define-only\nfirst + 1")
+
+    def interrupt() -> None:
+        ip.user_ns["started"].wait(10)
+        _thread.interrupt_main()                     # the stop button
+        threading.Timer(0.3, ip.user_ns["release"].set).start()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    table = ip.run_line_magic("materialize", "*")
+    states = dict(r[:2] for r in table.rows)
+    assert states == {"first": "SUCCEEDED", "second": "CANCELLED"}   # the step in flight finished
+    last = session.runs(limit=1)[0]
+    assert last.state.value == "CANCELLED"
+
+
 def test_materialize_runs_in_the_background(ip: Any, session: Any) -> None:
     import threading
     import time
 
     run(ip, "import threading\ngate = threading.Event()")
     run(ip, "%%asset slow --define-only\ngate.wait(10)\n'done'")
-    assert ip.run_line_magic("materialize", "slow") is None   # returns at once
+    assert ip.run_line_magic("materialize", "slow --background") is None   # returns at once
     assert "slow" not in ip.user_ns or ip.user_ns["slow"] != "done"
     ip.user_ns["gate"].set()
     deadline = time.monotonic() + 10
@@ -182,6 +217,7 @@ def test_task_cell_failure_shows_the_users_traceback(ip: Any, session: Any) -> N
         run(ip, "%%task broken\nvalue = {}\nvalue['missing']")
     rendered = "\n".join(info.value._render_traceback_())
     assert "KeyError: 'missing'" in rendered and "value['missing']" in rendered
+    assert "Cell In[" in rendered and "ipython-input" not in rendered
     assert "nbflow/session" not in rendered
     assert session.runs(limit=1)[0].state.value == "FAILED"
 

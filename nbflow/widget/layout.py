@@ -2,7 +2,9 @@
 
 Positions come from ``dot -Tplain``; the SVG is drawn here so both layouts give the same DOM:
 one ``<g id="nbflow-node-NAME" class="nbflow-node state-..." data-name="NAME">`` per asset with
-a name line and a state line, so the panel's script can restyle nodes without a new layout.
+a name line, a state line and a state badge, so the panel's script can restyle nodes without a
+new layout. Assets of one ``group`` are drawn inside a labelled box (a ``cluster_`` subgraph
+for ``dot``; the bounding box of the group's nodes for the fallback).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from nbflow.errors import NbflowError
+from nbflow.errors import LayoutError
 
 Point = tuple[float, float]
 
@@ -24,6 +26,7 @@ NODE_H = 44.0
 PAD = 12.0
 MARGIN = 8.0
 LONGEST_STATE = "check failed"
+BADGE_PX = 12.0         # room on the right for the state badge
 DOT_LIMIT = 2000
 """Above this many assets ``auto`` uses the layered layout: dot's time grows faster than linearly."""
 INSTALL_HINT = ("Graphviz `dot` was not found, so the panel uses a simple layered layout. "
@@ -52,6 +55,17 @@ class EdgePath:
 
 
 @dataclass(frozen=True)
+class ClusterBox:
+    """A group's box around its nodes (with room for its label above them)."""
+
+    group: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
 class Layout:
     width: float
     height: float
@@ -59,15 +73,19 @@ class Layout:
     edges: tuple[EdgePath, ...]
     engine: str
     """``dot`` or ``layered`` (the fallback)."""
+    clusters: tuple[ClusterBox, ...] = ()
 
 
-class LayoutError(NbflowError):
-    """Graphviz failed on a graph; the message carries its stderr."""
+BADGES = {"missing": "○", "fresh": "●", "stale": "!", "queued": "…", "running": "↻",
+          "succeeded": "✓", "failed": "✗", "check failed": "⚠"}
+"""A shape per state label, so states differ by more than colour."""
+CLUSTER_PAD = 10.0
+CLUSTER_LABEL = 18.0
 
 
 def node_width(name: str) -> float:
     """Width that fits the name and the longest state label."""
-    return max(len(name), len(LONGEST_STATE)) * CHAR_PX + 2 * PAD
+    return max(len(name), len(LONGEST_STATE)) * CHAR_PX + 2 * PAD + BADGE_PX
 
 
 def find_dot() -> str | None:
@@ -76,14 +94,17 @@ def find_dot() -> str | None:
 
 
 def layout_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], *,
-                 engine: str = "auto", dot: str | None = None) -> Layout:
+                 engine: str = "auto", dot: str | None = None,
+                 groups: Mapping[str, str | None] | None = None) -> Layout:
     """Lay the graph out left to right with ``dot``.
 
     ``engine="auto"`` falls back to the layered layout when ``dot`` is missing, fails, or the
     graph has more than ``DOT_LIMIT`` assets; ``engine="dot"`` raises ``LayoutError`` instead.
+    ``groups`` maps names to their group (``None`` or absent: no group); each group is boxed.
     """
     known = set(nodes)
     edges = [(a, b) for a, b in edges if a in known and b in known]
+    grouped = {n: g for n, g in (groups or {}).items() if g and n in known}
     if engine not in ("auto", "dot", "layered"):
         raise ValueError(f"engine must be auto, dot or layered, not {engine!r}")
     exe = None if engine == "layered" else (dot or find_dot())
@@ -91,11 +112,45 @@ def layout_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], *,
         raise LayoutError(INSTALL_HINT)
     if exe is not None and nodes and (engine == "dot" or len(nodes) <= DOT_LIMIT):
         try:
-            return _dot_layout(exe, nodes, edges)
+            return _with_clusters(_dot_layout(exe, nodes, edges, grouped), grouped)
         except (LayoutError, OSError, subprocess.TimeoutExpired):
             if engine == "dot":
                 raise
-    return _layered_layout(nodes, edges)
+    return _with_clusters(_layered_layout(nodes, edges, grouped), grouped)
+
+
+def _with_clusters(placed: Layout, groups: Mapping[str, str]) -> Layout:
+    """Add each group's box: its nodes' bounding box, padded, with a label band on top."""
+    members: dict[str, list[NodeBox]] = {}
+    for name, group in groups.items():
+        if name in placed.nodes:
+            members.setdefault(group, []).append(placed.nodes[name])
+    boxes = []
+    for group in sorted(members):
+        ns = members[group]
+        x0 = min(b.x for b in ns) - CLUSTER_PAD
+        y0 = min(b.y for b in ns) - CLUSTER_PAD - CLUSTER_LABEL
+        x1 = max(b.x + b.width for b in ns) + CLUSTER_PAD
+        y1 = max(b.y + b.height for b in ns) + CLUSTER_PAD
+        boxes.append(ClusterBox(group, x0, y0, x1 - x0, y1 - y0))
+    if not boxes:
+        return placed
+    # A box may reach past the drawing's edge: shift everything so it stays on the page.
+    dx = max(0.0, MARGIN - min(b.x for b in boxes))
+    dy = max(0.0, MARGIN - min(b.y for b in boxes))
+    if dx or dy:
+        placed = _shift(placed, dx, dy)
+        boxes = [ClusterBox(b.group, b.x + dx, b.y + dy, b.width, b.height) for b in boxes]
+    width = max(placed.width, max(b.x + b.width for b in boxes) + MARGIN)
+    height = max(placed.height, max(b.y + b.height for b in boxes) + MARGIN)
+    return Layout(width, height, placed.nodes, placed.edges, placed.engine, tuple(boxes))
+
+
+def _shift(placed: Layout, dx: float, dy: float) -> Layout:
+    nodes = {n: NodeBox(n, b.x + dx, b.y + dy, b.width, b.height) for n, b in placed.nodes.items()}
+    edges = tuple(EdgePath(e.tail, e.head, tuple((x + dx, y + dy) for x, y in e.points))
+                  for e in placed.edges)
+    return Layout(placed.width + dx, placed.height + dy, nodes, edges, placed.engine, placed.clusters)
 
 
 # -- Graphviz ------------------------------------------------------------------------------------
@@ -104,18 +159,32 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot_source(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> str:
-    """The DOT text: fixed-size boxes so the layout does not depend on fonts."""
+def dot_source(nodes: Sequence[str], edges: Sequence[tuple[str, str]],
+               groups: Mapping[str, str] | None = None) -> str:
+    """The DOT text: fixed-size boxes so the layout does not depend on fonts; one
+    ``subgraph cluster_N`` per group (with a label-sized top margin) so groups stay together."""
+    groups = groups or {}
     lines = ["digraph nbflow {", "rankdir=LR; nodesep=0.25; ranksep=0.6;",
              f"node [shape=box fixedsize=true height={NODE_H / 72:.4f}];"]
-    lines += [f"{_quote(n)} [width={node_width(n) / 72:.4f}];" for n in nodes]
+    members: dict[str, list[str]] = {}
+    for n in nodes:
+        g = groups.get(n)
+        if g:
+            members.setdefault(g, []).append(n)
+        else:
+            lines.append(f"{_quote(n)} [width={node_width(n) / 72:.4f}];")
+    for i, group in enumerate(sorted(members)):
+        lines.append(f"subgraph cluster_{i} {{ label={_quote(group)}; margin={CLUSTER_PAD + 4:.0f};")
+        lines += [f"  {_quote(n)} [width={node_width(n) / 72:.4f}];" for n in members[group]]
+        lines.append("}")
     lines += [f"{_quote(a)} -> {_quote(b)};" for a, b in edges]
     lines.append("}")
     return "\n".join(lines)
 
 
-def _dot_layout(exe: str, nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> Layout:
-    done = subprocess.run([exe, "-Tplain"], input=dot_source(nodes, edges).encode(),
+def _dot_layout(exe: str, nodes: Sequence[str], edges: Sequence[tuple[str, str]],
+                groups: Mapping[str, str] | None = None) -> Layout:
+    done = subprocess.run([exe, "-Tplain"], input=dot_source(nodes, edges, groups).encode(),
                           capture_output=True, timeout=60, check=False)
     if done.returncode != 0:
         raise LayoutError(f"Graphviz dot failed on the lineage graph: "
@@ -149,8 +218,12 @@ def parse_plain(text: str) -> Layout:
 
 # -- fallback ------------------------------------------------------------------------------------
 
-def _layered_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> Layout:
-    """Longest-path layers left to right, ordered within a layer by the mean of their inputs."""
+def _layered_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]],
+                    groups: Mapping[str, str] | None = None) -> Layout:
+    """Longest-path layers left to right, ordered within a layer by group, then by the mean of
+    their inputs (so a group's nodes sit together and its box overlaps others less)."""
+    groups = groups or {}
+    group_slot = {g: float(i) for i, g in enumerate(sorted(set(groups.values())))}
     ups: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
         ups[b].append(a)
@@ -170,22 +243,32 @@ def _layered_layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> L
     slot: dict[str, float] = {}
     for r in sorted(layers):
         members = layers[r]
-        if r > 0:
-            members.sort(key=lambda n: (sum(slot[u] for u in ups[n]) / len(ups[n])) if ups[n] else 0.0)
+        members.sort(key=lambda n: (group_slot.get(groups.get(n, ""), -1.0),
+                                    (sum(slot[u] for u in ups[n]) / len(ups[n])) if ups[n] else 0.0))
         for i, n in enumerate(members):
             slot[n] = float(i)
-    gap_x, gap_y = 40.0, 14.0
-    tallest = max((len(m) for m in layers.values()), default=0)
-    total_h = tallest * (NODE_H + gap_y) - gap_y if tallest else 0.0
+    gap_x, gap_y = (40.0 + 2 * CLUSTER_PAD, 14.0) if groups else (40.0, 14.0)
+    group_gap = 2 * CLUSTER_PAD + CLUSTER_LABEL   # room between two groups' boxes in a column
+    tops: dict[int, list[float]] = {}
+    for r, members in layers.items():
+        y, ys = 0.0, []
+        for i, n in enumerate(members):
+            if i and groups.get(n) != groups.get(members[i - 1]):
+                y += group_gap
+            ys.append(y)
+            y += NODE_H + gap_y
+        tops[r] = ys
+    extent = {r: ys[-1] + NODE_H for r, ys in tops.items()}
+    total_h = max(extent.values(), default=0.0)
     boxes: dict[str, NodeBox] = {}
     x = MARGIN
     for r in sorted(layers):
         members = layers[r]
         col_w = max(node_width(n) for n in members)
-        offset = (total_h - (len(members) * (NODE_H + gap_y) - gap_y)) / 2
-        for i, n in enumerate(members):
+        offset = (total_h - extent[r]) / 2
+        for n, top in zip(members, tops[r], strict=True):
             w = node_width(n)
-            boxes[n] = NodeBox(n, x + (col_w - w) / 2, MARGIN + offset + i * (NODE_H + gap_y), w, NODE_H)
+            boxes[n] = NodeBox(n, x + (col_w - w) / 2, MARGIN + offset + top, w, NODE_H)
         x += col_w + gap_x
     paths = []
     for a, b in edges:
@@ -215,7 +298,11 @@ def state_class(label: str) -> str:
 
 
 def render_svg(layout: Layout, states: Mapping[str, str] | None = None) -> str:
-    """The SVG for ``layout``; ``states`` maps names to labels (default ``missing``)."""
+    """The SVG for ``layout``; ``states`` maps names to labels (default ``missing``).
+
+    Everything drawn sits in one ``<g class="nbflow-viewport">`` that the page pans and zooms
+    with a transform (no relayout, no redraw).
+    """
     states = states or {}
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="nbflow-svg" data-engine="{layout.engine}" '
             f'width="{layout.width:.0f}" height="{layout.height:.0f}" '
@@ -223,7 +310,13 @@ def render_svg(layout: Layout, states: Mapping[str, str] | None = None) -> str:
            ('<defs><marker id="nbflow-arrow" viewBox="0 0 10 10" refX="0" refY="5" '
             'markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" '
             'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker></defs>'),
-           '<g class="nbflow-edges">']
+           '<g class="nbflow-viewport"><g class="nbflow-clusters">']
+    for c in layout.clusters:
+        group = escape(c.group)
+        out.append(f'<g class="nbflow-cluster" data-group="{group}">'
+                   f'<rect x="{c.x:.1f}" y="{c.y:.1f}" width="{c.width:.1f}" height="{c.height:.1f}" rx="8"/>'
+                   f'<text x="{c.x + 8:.1f}" y="{c.y + 14:.1f}">{group}</text></g>')
+    out.append('</g><g class="nbflow-edges">')
     for e in layout.edges:
         out.append(f'<path class="nbflow-edge" data-tail="{escape(e.tail)}" data-head="{escape(e.head)}" '
                    f'd="{_path(e.points)}" marker-end="url(#nbflow-arrow)"/>')
@@ -238,10 +331,12 @@ def render_svg(layout: Layout, states: Mapping[str, str] | None = None) -> str:
             f'<rect width="{n.width:.1f}" height="{n.height:.1f}" rx="6"/>'
             f'<text class="nbflow-name" x="{n.width / 2:.1f}" y="{n.height / 2 - 4:.1f}">{name}</text>'
             f'<text class="nbflow-state" x="{n.width / 2:.1f}" y="{n.height / 2 + 12:.1f}">{label}</text>'
+            f'<g class="nbflow-badge" transform="translate({n.width - 9:.1f},9)"><circle r="7"/>'
+            f'<text y="4">{BADGES.get(label, "?")}</text></g>'
             '</g>')
-    out.append("</g></svg>")
+    out.append("</g></g></svg>")
     return "".join(out)
 
 
-__all__ = ["INSTALL_HINT", "EdgePath", "Layout", "LayoutError", "NodeBox", "dot_source",
+__all__ = ["BADGES", "INSTALL_HINT", "ClusterBox", "EdgePath", "Layout", "LayoutError", "NodeBox", "dot_source",
            "find_dot", "layout_graph", "node_width", "parse_plain", "render_svg", "state_class"]

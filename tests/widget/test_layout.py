@@ -103,3 +103,56 @@ def test_auto_uses_the_fallback_for_huge_graphs(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("nbflow.widget.layout.DOT_LIMIT", 3)
     names = ["a", "b", "c", "d"]
     assert layout_graph(names, [], engine="auto", dot="/nonexistent/dot").engine == "layered"
+
+
+GROUPED = (["raw", "clean", "report", "other"],
+           [("raw", "clean"), ("clean", "report"), ("other", "report")],
+           {"raw": "ingest", "clean": "ingest", "report": "sales"})
+
+
+def _inside(box, c) -> bool:
+    return (c.x <= box.x and box.x + box.width <= c.x + c.width
+            and c.y <= box.y and box.y + box.height <= c.y + c.height)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_groups_are_boxes_around_exactly_their_nodes(engine: str) -> None:
+    if engine == "dot":
+        require("Graphviz dot", dot_available(), "apt install graphviz")
+    names, edges, groups = GROUPED
+    placed = layout_graph(names, edges, engine=engine, groups=groups)
+    clusters = {c.group: c for c in placed.clusters}
+    assert sorted(clusters) == ["ingest", "sales"]
+    for name, box in placed.nodes.items():
+        for group, c in clusters.items():
+            assert _inside(box, c) == (groups.get(name) == group), (name, group)
+    for c in clusters.values():
+        assert 0 <= c.x and c.x + c.width <= placed.width + 0.5
+        assert 0 <= c.y and c.y + c.height <= placed.height + 0.5
+    svg = render_svg(placed)
+    assert svg.count('class="nbflow-cluster"') == 2
+    assert 'data-group="ingest"' in svg and ">sales</text>" in svg
+
+
+def test_dot_source_puts_each_group_in_a_cluster_subgraph() -> None:
+    from nbflow.widget.layout import dot_source
+
+    names, edges, groups = GROUPED
+    text = dot_source(names, edges, groups)
+    assert text.count("subgraph cluster_") == 2
+    ingest = text[text.index('label="ingest"'):]
+    ingest = ingest[:ingest.index("}")]
+    assert '"raw"' in ingest and '"clean"' in ingest and '"report"' not in ingest
+    assert "subgraph" not in dot_source(names, edges)
+    assert layout_graph(names, edges, engine="layered").clusters == ()
+
+
+def test_every_state_has_its_own_badge_shape() -> None:
+    from nbflow.widget.layout import BADGES
+    from nbflow.widget.states import LABELS
+
+    assert set(BADGES) == set(LABELS)
+    assert len(set(BADGES.values())) == len(BADGES)
+    placed = layout_graph(["a"], [], engine="layered")
+    assert '<g class="nbflow-badge"' in render_svg(placed, {"a": "succeeded"})
+    assert f">{BADGES['succeeded']}</text>" in render_svg(placed, {"a": "succeeded"})

@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "context": "nbflow.engine.context",
     "deploy": "nbflow.deployments.service",
     "flow": "nbflow.session.flows",
+    "forget": "nbflow.api",
     "get_logger": "nbflow.engine.context",
     "get_run": "nbflow.api",
     "get_session": "nbflow.session",

@@ -33,6 +33,14 @@ def materialize(selection: str | Iterable[str] = "*", *, force: bool = False,
                                           max_workers=max_workers, cancel=cancel)
 
 
+def forget(name: str, *, registry: Registry | None = None) -> list[str]:
+    """Remove asset ``name`` from the graph; its history stays in the store.
+
+    Returns the notebook cells that read it, which now read the notebook variable instead.
+    """
+    return _session(registry).forget(name)
+
+
 def load(name: str, *, registry: Registry | None = None) -> Any:
     """The latest stored value of asset ``name``."""
     return _session(registry).load(name)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from nbflow.core.graph import Graph, build_graph
+from nbflow.core.graph import Graph, build_graph, unknown_name_error
 from nbflow.core.specs import AssetSpec
+from nbflow.errors import DefinitionError
+
+Redefine = Callable[[], AssetSpec]
+"""Defines an asset again from its recipe (a notebook cell): its upstream is found anew."""
 
 
 class Registry:
@@ -14,24 +18,65 @@ class Registry:
 
     def __init__(self) -> None:
         self._specs: dict[str, AssetSpec] = {}
+        self._redefine: dict[str, Redefine] = {}
         self._graph: Graph | None = None
         self._lock = threading.Lock()
 
-    def add(self, spec: AssetSpec) -> AssetSpec:
+    def add(self, spec: AssetSpec, *, redefine: Redefine | None = None) -> AssetSpec:
+        """Add (or replace) ``spec``; ``redefine`` builds it again if an upstream is forgotten."""
         with self._lock:
             self._specs[spec.name] = spec
+            if redefine is not None:
+                self._redefine[spec.name] = redefine
+            else:
+                self._redefine.pop(spec.name, None)
             self._graph = None
         return spec
 
     def remove(self, name: str) -> None:
         with self._lock:
             self._specs.pop(name, None)
+            self._redefine.pop(name, None)
             self._graph = None
 
     def clear(self) -> None:
         with self._lock:
             self._specs.clear()
+            self._redefine.clear()
             self._graph = None
+
+    def forget(self, name: str) -> list[str]:
+        """Remove asset ``name``; the assets that read it are defined again without it.
+
+        Returns those assets. Only assets with a recipe (notebook cells, which then read the
+        name as a plain notebook variable) can be defined again: if a function asset reads
+        ``name``, nothing changes and a ``DefinitionError`` names it.
+        """
+        if name not in self._specs:
+            raise unknown_name_error(name, self._specs, context="Cannot forget",
+                                     fix="check the name with `%nbflow status`")
+        downstream = list(self.graph().downstream[name])
+        stuck = [d for d in downstream if d not in self._redefine]
+        if stuck:
+            raise DefinitionError(
+                f"Asset {name!r} is read by {', '.join(repr(d) for d in stuck)}, defined by a "
+                f"function; change {'it' if len(stuck) == 1 else 'them'} first, or forget "
+                f"{'it' if len(stuck) == 1 else 'them'} too.")
+        saved = {n: (self._specs[n], self._redefine.get(n)) for n in (name, *downstream)}
+        self.remove(name)
+        try:
+            for d in downstream:
+                self._redefine[d]()
+            self.graph()
+        except BaseException:
+            for n, (spec, again) in saved.items():
+                self.add(spec, redefine=again)
+            raise
+        return downstream
+
+    def recipe(self, name: str) -> Redefine | None:
+        """How asset ``name`` is defined again (``None`` for function assets)."""
+        return self._redefine.get(name)
 
     def get(self, name: str) -> AssetSpec | None:
         return self._specs.get(name)

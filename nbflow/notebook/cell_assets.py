@@ -8,26 +8,17 @@ user's traceback, which IPython shows as is.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nbflow.core.graph import closest
 from nbflow.core.specs import AssetSpec, make_asset
 from nbflow.core.states import State
-from nbflow.errors import DefinitionError, NbflowError
+from nbflow.errors import CellError, DefinitionError, NbflowError
 from nbflow.notebook.cells import compile_cell, names_read, parse_cell
 from nbflow.widget.plan import upstream_to_build
-
-
-class CellError(NbflowError):
-    """The user's cell code raised; IPython shows ``traceback`` instead of nbflow's frames."""
-
-    def __init__(self, message: str, traceback: str) -> None:
-        super().__init__(message)
-        self.traceback = traceback
-
-    def _render_traceback_(self) -> list[str]:
-        return (self.traceback or str(self)).rstrip("\n").splitlines()
 
 
 @dataclass(frozen=True)
@@ -63,26 +54,58 @@ def define_cell_asset(session: Any, name: str, source: str, *, namespace: dict[s
                       var: str | None = None, group: str | None = None,
                       tags: Mapping[str, str] | None = None, code_version: str | None = None,
                       description: str | None = None) -> AssetSpec:
-    """Compile the cell, register it as asset ``name`` and check the graph still holds."""
+    """Compile the cell, register it as asset ``name`` and check the graph still holds.
+
+    A definition that fails (a bad option, an unknown I/O manager, a cycle, a cell that reads
+    itself, a name that looks like a misspelt asset) registers nothing: the graph stays as it was.
+    """
     if not name.isidentifier():
         raise DefinitionError(f"Asset name {name!r} is not a Python identifier; use letters, "
                               "digits and underscores, e.g. %%asset clean_orders.")
+    from nbflow.engine.io import io_names
+
+    if io not in io_names():
+        hint = closest(io, io_names())
+        raise DefinitionError(f"--io {io!r} is not an I/O manager;"
+                              + (f" did you mean {hint!r}?" if hint else "")
+                              + f" Use one of {', '.join(io_names())} or register one with "
+                              "nbflow.register_io_manager(name, factory).")
     registry = session.registry
     tree = parse_cell(source)
     known = set(registry.names())
-    upstream = [n for n in names_read(tree) if n in known and n != name]
+    reads = names_read(tree)
+    if name in reads:
+        raise DefinitionError(f"The cell of asset {name!r} reads {name!r}, its own value; an asset "
+                              "cannot depend on itself. Read its upstream assets instead, or give "
+                              "the cell another name.")
+    for n in reads:
+        if n in known or n in namespace or hasattr(builtins, n):
+            continue
+        hint = closest(n, known)
+        if hint is not None:
+            raise DefinitionError(f"The cell of asset {name!r} reads {n!r}, which is not defined. "
+                                  f"Did you mean the asset {hint!r}?")
+    upstream = [n for n in reads if n in known and n != name]
     made = compile_cell(source, name=name, params=upstream, namespace=namespace, var=var,
                         filename=filename)
     spec = make_asset(made.fn, name=name, deps=list(deps), group=group, tags=tags,
                       code_version=code_version, io=io, source=source, kind="cell",
                       description=description or f"%%asset cell ({', '.join(upstream) or 'no upstream'})")
+
+    def redefine() -> AssetSpec:
+        # Called when an upstream is forgotten: the cell's upstream is found again.
+        return define_cell_asset(session, name, source, namespace=namespace, filename=filename,
+                                 io=io, deps=deps, var=var, group=group, tags=tags,
+                                 code_version=code_version, description=description)
+
     previous = registry.get(name)
-    registry.add(spec)
+    again = registry.recipe(name)
+    registry.add(spec, redefine=redefine)
     try:
         registry.graph()
     except NbflowError:
         if previous is not None:
-            registry.add(previous)
+            registry.add(previous, redefine=again)
         else:
             registry.remove(name)
         raise

@@ -192,11 +192,14 @@ class NbflowMagics(Magics):
         return None
 
     @magic_arguments()
-    @argument("command", choices=["status", "panel"], help="status: the table of assets; panel: the lineage panel.")
-    @argument("selection", nargs="*", help="Assets to show (default: all).")
+    @argument("command", choices=["status", "panel", "forget"],
+              help="status: the table of assets; panel: the lineage panel; forget NAME: remove an asset.")
+    @argument("selection", nargs="*", help="Assets to show (default: all); for forget, the asset.")
     @line_magic
     def nbflow(self, line: str) -> Any:
-        """``%nbflow status [SELECTION]`` prints every asset's state; ``%nbflow panel`` shows the panel."""
+        """``%nbflow status [SELECTION]`` prints every asset's state; ``%nbflow panel`` shows the
+        panel; ``%nbflow forget NAME`` removes an asset from the graph (its history stays in the
+        store; cells reading it read the notebook variable instead)."""
         args = self._parse(self.nbflow, line)
         selection = " ".join(args.selection) or "*"
         session = _session()
@@ -205,6 +208,15 @@ class NbflowMagics(Magics):
                 from nbflow.widget.panel import panel
 
                 return panel(selection, session=session)
+            if args.command == "forget":
+                if len(args.selection) != 1:
+                    raise UsageError("Name the one asset to forget: %nbflow forget NAME.")
+                rewired = session.forget(args.selection[0])
+                print(f"Forgot asset {args.selection[0]!r}; its history stays in the store."
+                      + (f" Now reading the notebook variable instead: {', '.join(rewired)}."
+                         if rewired else ""))
+                _refresh_panels()
+                return None
             return status_table(session.status(selection))
         except NbflowError as exc:
             raise _usage(exc) from None

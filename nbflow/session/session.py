@@ -17,13 +17,13 @@ from nbflow.core.states import State, run_state
 from nbflow.core.versions import code_version
 from nbflow.engine.assets import run_assets
 from nbflow.engine.executors import Executor, make_executor
-from nbflow.engine.io import io_manager
+from nbflow.engine.io import io_manager, load_value
 from nbflow.errors import NbflowError, SelectionError
 from nbflow.session.result import MaterializeResult
 from nbflow.settings import Settings
 
-if TYPE_CHECKING:  # SQLAlchemy loads when the store opens, not when nbflow is imported
-    from nbflow.store.sql import SqlStore
+if TYPE_CHECKING:  # SQLAlchemy loads when a SQL store opens, not when nbflow is imported
+    from nbflow.store.base import RunStore
 
 
 def select_names(graph: Graph, selection: str | Iterable[str]) -> list[str]:
@@ -52,7 +52,7 @@ class Session:
     """
 
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None,
-                 store: SqlStore | None = None) -> None:
+                 store: RunStore | None = None) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self.registry = registry if registry is not None else default_registry()
         self.hooks = Hooks()
@@ -63,15 +63,16 @@ class Session:
 
     # ------------------------------------------------------------------ store
     @property
-    def store(self) -> SqlStore:
+    def store(self) -> RunStore:
+        """The run store: the one given, else opened from ``settings.url`` on first use."""
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from nbflow.store.sql import SqlStore
+                    from nbflow.store import open_store
 
                     s = self.settings
-                    store = SqlStore(s.url, heartbeat_interval=s.heartbeat_interval,
-                                     heartbeat_timeout=s.heartbeat_timeout)
+                    store = open_store(s.url, heartbeat_interval=s.heartbeat_interval,
+                                       heartbeat_timeout=s.heartbeat_timeout)
                     store.sweep_crashed()
                     self._store = store
         return self._store
@@ -132,6 +133,14 @@ class Session:
                                  duration=time.time() - started, session=self)
 
     # ------------------------------------------------------------------ reading
+    def forget(self, name: str) -> list[str]:
+        """Remove asset ``name`` from the graph (its history stays in the store).
+
+        Notebook cells that read it are defined again without it (they read the notebook
+        variable instead) and returned; a function asset that reads it makes this refuse.
+        """
+        return self.registry.forget(name)
+
     def load(self, name: str) -> Any:
         """The latest stored value of asset ``name``."""
         last = self.store.latest_materializations([name]).get(name)
@@ -144,7 +153,8 @@ class Session:
                                          fix="check the name with `nbflow assets`")
             raise NbflowError(f"Asset {name!r} has never been materialised; run "
                               f"nbflow.materialize({name!r}) first.")
-        return io_manager(last.io, self.settings.storage_base).load(last.uri)
+        return load_value(io_manager(last.io, self.settings.storage_base), last.uri,
+                          last.data_version, name)
 
     def status(self, selection: str | Iterable[str] = "*") -> list[AssetStatus]:
         """Per asset: fresh, stale (with the reason), missing or failed, with the last materialisation."""
@@ -198,9 +208,12 @@ class Session:
             if len(matches) == 1:
                 run = self.store.get_run(matches[0])
             if run is None:
-                raise NbflowError(f"There is no run {run_id!r}"
-                                  + (f"; it matches several: {', '.join(matches)}." if matches
-                                     else "; list runs with `nbflow runs`."))
+                from nbflow.errors import NotFoundError
+
+                raise NotFoundError(f"There is no run {run_id!r}"
+                                    + (f"; it matches several: {', '.join(matches)}." if matches
+                                       else "; list runs with `nbflow runs`."),
+                                    kind="run", name=run_id)
         return run
 
     def materializations(self, name: str, limit: int = 20) -> list[MaterializationRecord]:

@@ -264,3 +264,88 @@ def test_nbflow_panel_shows_the_cell_assets(ip: Any, session: Any) -> None:
         assert shown.states == {"first": "succeeded", "second": "stale"}
     finally:
         shown.close()
+
+
+# ---------------------------------------------------------------- cells own their assets
+
+
+def run_in(ip: Any, cell: str, cell_id: str) -> Any:
+    """Run a cell as Jupyter does, with its cell id."""
+    result = ip.run_cell(cell, cell_id=cell_id)
+    if not result.success:
+        raise result.error_in_exec or result.error_before_exec
+    return result.result
+
+
+def test_renaming_a_cell_removes_the_old_asset_and_says_so(ip: Any, session: Any, capsys: Any) -> None:
+    run_in(ip, "%%asset raw\n[1, 2]", "c1")
+    run_in(ip, "%%asset total\nsum(raw)", "c2")
+    assert session.registry.graph().upstream["total"] == ("raw",)
+    capsys.readouterr()
+    run_in(ip, "%%asset raw_v2\n[1, 2, 3]", "c1")             # the same cell, renamed
+    out = capsys.readouterr().out
+    assert "Removed asset 'raw': this cell no longer defines it (this cell now defines 'raw_v2')" in out
+    graph = session.registry.graph()
+    assert "raw" not in graph and "raw_v2" in graph
+    assert graph.upstream["total"] == ()                       # no longer wired to the old asset
+    assert "'total' now reads the notebook variable 'raw'" in out
+    assert session.materialize("*").ok                         # "materialise stale" runs no ghost
+    assert [r.steps for r in session.runs(limit=1)][0][-1].name in {"total", "raw_v2"}
+    assert {st.name for st in session.runs(limit=1)[0].steps} == {"raw_v2", "total"}
+
+
+def test_a_plain_cell_owns_the_decorator_assets_it_defines(ip: Any, session: Any) -> None:
+    run_in(ip, "import nbflow as nf\n@nf.asset(registry=nf.get_session().registry)\ndef a():\n    return 1", "p1")
+    assert "a" in session.registry
+    run_in(ip, "@nf.asset(registry=nf.get_session().registry)\ndef b():\n    return 2", "p1")
+    assert "a" not in session.registry and "b" in session.registry
+
+
+def test_a_failed_cell_keeps_what_it_owned(ip: Any, session: Any) -> None:
+    run_in(ip, "%%asset one\n1", "f1")
+    with pytest.raises(UsageError):
+        run_in(ip, "%%asset two --io csvx\n2", "f1")
+    assert "one" in session.registry and "two" not in session.registry
+
+
+def test_forget_removes_an_asset_but_keeps_its_history(ip: Any, session: Any, capsys: Any) -> None:
+    import nbflow as nf
+
+    run(ip, "%%asset base\n5")
+    run(ip, "%%asset doubled\nbase * 2")
+    ip.run_line_magic("nbflow", "forget base")
+    assert "Forgot asset 'base'" in capsys.readouterr().out
+    assert "base" not in session.registry
+    assert session.registry.graph().upstream["doubled"] == ()
+    assert session.load("base") == 5                           # history stays in the store
+    with pytest.raises(nf.NbflowError, match="Did you mean 'doubled'"):
+        nf.forget("doubeld")
+
+
+def test_forget_refuses_when_a_function_asset_reads_it(session: Any) -> None:
+    import nbflow as nf
+
+    @nf.asset(registry=session.registry)
+    def up() -> int:
+        return 1
+
+    @nf.asset(registry=session.registry)
+    def down(up: int) -> int:
+        return up + 1
+
+    with pytest.raises(nf.DefinitionError, match="'down', defined by a function"):
+        nf.forget("up")
+    assert session.registry.graph().upstream["down"] == ("up",)   # nothing changed
+
+
+@pytest.mark.parametrize("cell,match", [
+    ("%%asset x --io csvx\n1", "--io 'csvx' is not an I/O manager"),
+    ("%%asset x\nx + 1", "reads 'x', its own value"),
+    ("%%asset x\nraw_ordrs + 1", "Did you mean the asset 'raw_orders'"),
+])
+def test_a_failed_definition_registers_nothing(ip: Any, session: Any, cell: str, match: str) -> None:
+    run(ip, "%%asset raw_orders\n1")
+    shape = session.registry.graph().order
+    with pytest.raises(UsageError, match=match):
+        run(ip, cell)
+    assert session.registry.graph().order == shape

@@ -69,7 +69,7 @@ class Registry:
                 self._redefine[d]()
             self.graph()
         except BaseException:
-            for n, (spec, again) in saved.items():
+            for spec, again in saved.values():
                 self.add(spec, redefine=again)
             raise
         return downstream

@@ -1,10 +1,7 @@
-"""Deployment commands: deploy, deployments, deployment show|pause|resume|delete, trigger, scheduler."""
+"""Deployment commands: deploy, deployments, deployment show|pause|resume|delete, trigger."""
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -199,75 +196,6 @@ def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
     return 0 if r.state is State.SUCCEEDED else 1
 
 
-@click.command()
-@click.option("--once", is_flag=True, help="One pass over due work, wait for it, then exit.")
-@click.option("--max-concurrency", type=int, default=4, show_default=True,
-              help="Notebooks this scheduler runs at once.")
-@click.option("--poll", type=float, default=1.0, show_default=True,
-              help="Seconds between looks for queued runs.")
-@click.option("--grace", type=float, default=30.0, show_default=True,
-              help="On SIGTERM, seconds to let running notebooks finish before cancelling them.")
-def scheduler(once: bool, max_concurrency: int, poll: float, grace: float) -> int:
-    """Run deployments on their schedules (foreground). SIGTERM or Ctrl-C stops taking new work,
-    lets running notebooks finish for --grace seconds, then cancels them; a second signal
-    cancels at once.
-
-    Example: nbflow scheduler --max-concurrency 4
-    """
-    from nbflow.core.events import Event, EventKind
-    from nbflow.deployments.scheduler import Scheduler
-    from nbflow.session import get_session
-
-    session = get_session()
-    sched = Scheduler(session, max_concurrency=max_concurrency, poll=poll)
-    names: dict[str, str] = {}
-
-    def log(e: Event) -> None:
-        if e.kind is EventKind.RUN_STARTED and e.data.get("kind") == "deployment":
-            names[e.run_id] = str(e.data.get("name"))
-            console.print(f"{when_now()} started  {names[e.run_id]} run {e.run_id}")
-        elif e.kind is EventKind.RUN_FINISHED and e.run_id in names:
-            extra = f": {e.data.get('error')}" if e.data.get("error") else ""
-            console.print(f"{when_now()} {styled(e.state)} {names.pop(e.run_id)} run {e.run_id}{extra}")
-
-    session.hooks.subscribe(log)
-    sched.on_error = lambda exc, pause: console.print(
-        f"{when_now()} [red]pass failed[/] ({type(exc).__name__}: {exc}); retrying in {pause:g} s")
-    sched.on_crashed = lambda ids: console.print(
-        f"{when_now()} marked CRASHED (their scheduler or process died): {', '.join(ids)}")
-    signals = {"count": 0}
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        signals["count"] += 1
-        if signals["count"] == 1:
-            console.print(f"{when_now()} stopping: no new runs; waiting up to {grace:g} s for "
-                          f"{len(sched.running())} running notebook(s).")
-            sched.stop()
-        else:
-            threading.Thread(target=sched.cancel_all, daemon=True).start()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if once:
-            report = sched.run_once()
-            console.print(f"{when_now()} one pass: {len(report.claimed)} tick(s) claimed, "
-                          f"{len(report.started)} run(s) started, {len(report.crashed)} marked crashed.")
-        else:
-            console.print(f"{when_now()} scheduler started (pid {sched.owner['pid']}, "
-                          f"max concurrency {max_concurrency}); Ctrl-C to stop.")
-            sched.serve()
-        cancelled = sched.drain(grace)
-        if cancelled:
-            console.print(f"{when_now()} cancelled {len(cancelled)} run(s) still going after {grace:g} s.")
-    finally:
-        sched.close()
-        for s, handler in old.items():
-            signal.signal(s, handler)
-    console.print(f"{when_now()} scheduler stopped.")
-    sys.stdout.flush()
-    return 0
-
-
 def _skip_final_collection() -> None:
     """The command is done and the process is about to exit: freeze the heap so the interpreter's
     final garbage collections skip the ~200k objects papermill, nbformat and SQLAlchemy leave
@@ -277,10 +205,4 @@ def _skip_final_collection() -> None:
     gc.freeze()
 
 
-def when_now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now().strftime("%H:%M:%S")
-
-
-COMMANDS = [deploy, deployments, deployment, trigger, scheduler]
+COMMANDS = [deploy, deployments, deployment, trigger]

@@ -21,6 +21,7 @@ from nbflow.errors import (
 # Each area adds its commands in its own module and lists it here (one line each).
 _COMMAND_MODULES = [
     "nbflow.cli.assets",
+    "nbflow.cli.daemon",
     "nbflow.cli.deploy",
     "nbflow.cli.tasks",
 ]

@@ -1,18 +1,19 @@
-"""The headless scheduler: due ticks become exactly one run each, within concurrency limits.
+"""Deployment schedules as a tick source: due ticks become exactly one run each, within limits.
 
-Responsibilities, in the order of one pass (``step``):
+One tick (``tick(now)``), in order:
 
-1. recover: runs left RUNNING by a scheduler that died are marked CRASHED (at once for a dead
+1. recover: runs left RUNNING by a daemon that died are marked CRASHED (at once for a dead
    process on this host, after the heartbeat timeout otherwise);
 2. enqueue: each active deployment's due ticks (its catch-up policy decides which) are claimed
    as PENDING runs; the unique (deployment, scheduled time) makes a tick's claim exclusive;
 3. start: queued runs are taken (PENDING -> RUNNING, atomically, under the deployment's limit)
-   while this scheduler has free slots, and run in worker threads;
+   while this source has free slots, and run in worker threads; a run that ends wakes the
+   daemon, so a freed slot is filled at once;
 4. keep heartbeats of the runs it has claimed but not started (running ones beat through the
    store's writer).
 
-``stop()`` stops taking new work; ``drain(grace)`` waits for running notebooks and then cancels
-the rest (their kernels are killed and the runs end CANCELLED). The clock is injectable.
+``stop()`` stops taking new work; the daemon's ``drain`` waits for running notebooks and then
+``cancel_all()`` cancels the rest (their kernels are killed and the runs end CANCELLED).
 """
 
 from __future__ import annotations
@@ -21,42 +22,41 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbflow.automation.daemon import TickSource
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment
-from nbflow.deployments.service import run_values
 from nbflow.deployments.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
 from nbflow.deployments.schedule import due_ticks
+from nbflow.deployments.service import run_values
 from nbflow.errors import NbflowError
 from nbflow.store.hosts import pid_alive
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nbflow.session import Session
     from nbflow.store.deployments import DeploymentRow
 
 UTC = dt.UTC
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 @dataclass
 class PassReport:
-    """What one pass did (for ``--once`` output and tests)."""
+    """What one tick did (for ``--once`` output and tests)."""
 
     claimed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     crashed: list[str] = field(default_factory=list)
 
 
-class Scheduler:
-    """Runs deployments on their schedules; see the module docstring for one pass."""
+class ScheduleSource(TickSource):
+    """Runs deployments on their schedules; see the module docstring for one tick."""
+
+    name = "schedules"
 
     def __init__(
         self,
@@ -64,10 +64,8 @@ class Scheduler:
         *,
         max_concurrency: int = 4,
         poll: float = 1.0,
-        clock: Clock | None = None,
         execute: Execute | None = None,
     ) -> None:
-
         if max_concurrency < 1:
             raise NbflowError(f"max_concurrency must be at least 1, got {max_concurrency}.")
         if poll <= 0:
@@ -75,27 +73,24 @@ class Scheduler:
         self.session = session
         self.ds = session.store.deployments
         self.max_concurrency = max_concurrency
-        self.poll = poll
-        self.clock = clock or utc_now
+        self.interval = poll
         self._execute = execute
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="nbflow-deployment")
         self._running: dict[str, tuple[Future[None] | None, threading.Event]] = {}
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._done = threading.Event()  # a run ended (``once`` waits on it)
         self._last_beat = 0.0
         self._last_recover = 0.0
         self._rows: dict[str, DeploymentRow] = {}
         self.owner = {**owner_tags(), "scheduler": session.new_run_id()}
         self.finished: list[str] = []
-        self.on_error: Callable[[BaseException, float], None] | None = None
-        """Called when a pass fails, with the error and the seconds until the next try."""
         self.on_crashed: Callable[[list[str]], None] | None = None
         """Called with the ids of runs ``recover`` marked CRASHED (the CLI prints them)."""
 
-    # ------------------------------------------------------------------ one pass
-    def step(self, *, enqueue: bool = True, only: set[str] | None = None) -> PassReport:
+    # ------------------------------------------------------------------ one tick
+    def tick(self, now: dt.datetime, *, enqueue: bool = True, only: set[str] | None = None) -> PassReport:
         report = PassReport()
         if time.monotonic() - self._last_recover >= self.session.settings.heartbeat_interval:
             report.crashed = self.recover()
@@ -103,7 +98,6 @@ class Scheduler:
         self._rows = rows
         deployments = {name: Deployment.from_row(r) for name, r in rows.items()}
         if enqueue and not self._stop.is_set():
-            now = self.clock()
             for dep in deployments.values():
                 report.claimed += self._enqueue(dep, rows[dep.name], now)
         if not self._stop.is_set():
@@ -112,7 +106,7 @@ class Scheduler:
         return report
 
     def recover(self) -> list[str]:
-        """Mark runs whose scheduler died as CRASHED; returns their ids."""
+        """Mark runs whose daemon died as CRASHED; returns their ids."""
         self._last_recover = time.monotonic()
         me = owner_tags()
         crashed = []
@@ -200,7 +194,8 @@ class Scheduler:
             with self._lock:
                 self._running.pop(run_id, None)
                 self.finished.append(run_id)
-            self._wake.set()
+            self._done.set()
+            self.wake()
 
     def _beat_claimed(self) -> None:
         interval = self.session.settings.heartbeat_interval
@@ -211,52 +206,9 @@ class Scheduler:
             ids = list(self._claimed)
         self.ds.beat(ids)
 
-    # ------------------------------------------------------------------ loops
-    def run_once(self) -> PassReport:
-        """One pass over due work (``--once``): claim due ticks, run them and what is queued, wait."""
-        crashed = self.recover()
-        first = self.step()
-        first.crashed = crashed + first.crashed
-        queued = {q.run_id for q in self.ds.pending()} | set(first.started)
-        report = first
-        while not self._stop.is_set():
-            with self._lock:
-                busy = bool(self._running)
-            waiting = queued & {q.run_id for q in self.ds.pending()}
-            if not busy and not waiting:
-                break
-            self._wake.wait(self.poll)
-            self._wake.clear()
-            more = self.step(enqueue=False, only=waiting)
-            report.started += more.started
-            report.crashed += more.crashed
-        return report
-
-    def serve(self) -> None:
-        """Run until ``stop()``: a pass, then sleep until the next tick or the poll interval.
-
-        A failing pass (the database restarting, a lock held too long) is reported through
-        ``on_error`` and retried after a back-off, so the daemon outlives a store outage.
-        """
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                if failures == 0 and self._last_recover == 0.0:
-                    self.recover()
-                self.step()
-                pause = self._sleep_time()
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - a daemon reports and carries on
-                failures += 1
-                pause = min(self.poll * 2 ** failures, 60.0)
-                if self.on_error is not None:
-                    self.on_error(exc, pause)
-            self._wake.wait(pause)
-            self._wake.clear()
-
-    def _sleep_time(self) -> float:
-        now = self.clock()
-        soonest = self.poll
+    def next_tick(self, now: dt.datetime) -> float:
+        """The poll interval, or less when a deployment's next tick comes sooner."""
+        soonest = self.interval
         for row in self._rows.values():
             if row.paused:
                 continue
@@ -265,27 +217,34 @@ class Scheduler:
                 soonest = min(soonest, max((nxt - now).total_seconds(), 0.0) + 0.005)
         return soonest
 
-    def stop(self) -> None:
-        """Stop taking new work (safe to call from a signal handler)."""
-        self._stop.set()
-        self._wake.set()
+    # ------------------------------------------------------------------ --once
+    def once(self, now: dt.datetime) -> PassReport:
+        """Claim due ticks, run them and what is queued, wait for all of it (``--once``)."""
+        crashed = self.recover()
+        report = self.tick(now)
+        report.crashed = crashed + report.crashed
+        queued = {q.run_id for q in self.ds.pending()} | set(report.started)
+        while not self._stop.is_set():
+            with self._lock:
+                busy = bool(self._running)
+            waiting = queued & {q.run_id for q in self.ds.pending()}
+            if not busy and not waiting:
+                break
+            self._done.wait(self.interval)
+            self._done.clear()
+            more = self.tick(now, enqueue=False, only=waiting)
+            report.started += more.started
+            report.crashed += more.crashed
+        return report
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
+    # ------------------------------------------------------------------ stopping
+    def stop(self) -> None:
+        self._stop.set()
+        self._done.set()
 
     def running(self) -> list[str]:
         with self._lock:
             return list(self._running)
-
-    def drain(self, grace: float | None = None) -> list[str]:
-        """Wait up to ``grace`` seconds for running notebooks, then cancel the rest; returns the
-        ids that were cancelled."""
-        deadline = None if grace is None else time.monotonic() + grace
-        while self.running() and (deadline is None or time.monotonic() < deadline):
-            self._wake.wait(0.1)
-            self._wake.clear()
-        return self.cancel_all()
 
     def cancel_all(self) -> list[str]:
         with self._lock:
@@ -306,4 +265,4 @@ class Scheduler:
         self.session.store.flush()
 
 
-__all__ = ["PassReport", "Scheduler", "pid_alive", "utc_now"]
+__all__ = ["PassReport", "ScheduleSource"]

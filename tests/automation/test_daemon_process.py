@@ -1,5 +1,5 @@
-"""The scheduler as a real process with real kernels: ticks pass, SIGTERM, SIGKILL, restart,
-two schedulers at once."""
+"""The daemon as a real process with real kernels (``nbflow scheduler`` and its other name,
+``nbflow daemon``): --once, ticks pass, SIGTERM, SIGKILL, restart, two daemons at once."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow,
 CLI = "from nbflow.cli.main import main; main()"
 
 
-def start_scheduler(session, *args: str) -> subprocess.Popen:
+def start_scheduler(session, *args: str, command: str = "scheduler") -> subprocess.Popen:
     env = {**os.environ, "NBFLOW_HOME": str(session.settings.home),
            "NBFLOW_DATABASE_URL": session.settings.url, "NBFLOW_HEARTBEAT_INTERVAL": "0.5",
            "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-c", CLI, "scheduler", "--poll", "0.2", *args],
+    return subprocess.Popen([sys.executable, "-c", CLI, command, "--poll", "0.2", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -70,6 +70,25 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=timeout)
     return out
+
+
+@pytest.mark.parametrize("command", ["scheduler", "daemon"])
+def test_once_runs_the_due_deployment_and_exits(kernel, session, notebook, command):
+    D.deploy(notebook, name="due", every="1h", parameters={"n": 3})
+    one_tick_due(session, "due")
+    proc = start_scheduler(session, "--once", command=command)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "one pass: 1 tick(s) claimed, 1 run(s) started, 0 marked crashed." in out
+    assert f"{command} stopped." in out
+    [run] = runs(session, "due")
+    assert run.state is State.SUCCEEDED and run.parameters["n"] == 3
+    assert " started  due run " + run.run_id in out
+    assert Path(run.output_path).exists()
 
 
 def test_ticks_pass_then_sigterm_lets_running_notebooks_finish(kernel, session, notebook):

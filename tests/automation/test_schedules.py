@@ -1,7 +1,8 @@
-"""The scheduler under a fake clock: one run per due tick, catch-up, limits, crashes, stopping.
+"""Deployment schedules as the daemon's tick source under a fake clock: one run per due tick,
+catch-up, limits, crashes, stopping.
 
 Notebook execution is replaced by ``FakeExecute`` here (the scheduling logic is what is tested);
-real kernels and real scheduler processes are in test_scheduler_process.py.
+real kernels and real daemon processes are in test_daemon_process.py.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from nbflow.automation.daemon import Daemon
+from nbflow.automation.schedules import PassReport, ScheduleSource
 from nbflow.core.states import State
 from nbflow.deployments import service as D
-from nbflow.deployments.scheduler import Scheduler, pid_alive
 from nbflow.session import Session
+from nbflow.store.hosts import pid_alive
 
 from .conftest import FakeExecute
 
@@ -49,8 +52,14 @@ def start_at(session, name: str, t: dt.datetime) -> None:
 T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def make(session, execute, clock, **kw) -> Scheduler:
-    return Scheduler(session, execute=execute, clock=clock, poll=0.05, **kw)
+def make(session, execute, clock, **kw) -> tuple[Daemon, ScheduleSource]:
+    """A daemon with the schedule source alone, as ``nbflow daemon`` builds it."""
+    source = ScheduleSource(session, execute=execute, poll=0.05, **kw)
+    return Daemon([source], clock=clock), source
+
+
+def once(daemon: Daemon) -> PassReport:
+    return daemon.run_once()["schedules"]
 
 
 def scheduled(session, name: str) -> list[dt.datetime]:
@@ -61,13 +70,13 @@ def test_each_due_tick_becomes_exactly_one_run(session, notebook):
     D.deploy(notebook, name="probe", every="1m", catchup="all", parameters={"n": 5})
     start_at(session, "probe", T0)
     clock, fake = FakeClock(T0), FakeExecute()
-    sched = make(session, fake, clock)
+    sched, _ = make(session, fake, clock)
     try:
-        assert sched.run_once().claimed == []
+        assert once(sched).claimed == []
         clock.advance(minutes=5, seconds=10)
-        report = sched.run_once()
+        report = once(sched)
         assert len(report.claimed) == 5 and sorted(report.started) == sorted(report.claimed)
-        assert sched.run_once().claimed == []  # same time again: nothing new
+        assert once(sched).claimed == []  # same time again: nothing new
     finally:
         sched.close()
     assert scheduled(session, "probe") == [T0 + dt.timedelta(minutes=m) for m in range(1, 6)]
@@ -84,12 +93,12 @@ def test_catchup_policies_after_an_outage(session, notebook, catchup, expected):
     D.deploy(notebook, name="probe", every="5m", catchup=catchup)
     start_at(session, "probe", T0)
     clock = FakeClock(T0 + dt.timedelta(minutes=27))  # last tick 2 minutes late
-    sched = make(session, FakeExecute(), clock)
+    sched, _ = make(session, FakeExecute(), clock)
     try:
-        sched.run_once()
+        once(sched)
         assert scheduled(session, "probe") == [T0 + dt.timedelta(minutes=m) for m in expected]
         clock.advance(minutes=3, seconds=5)  # an on-time tick runs under every policy
-        sched.run_once()
+        once(sched)
     finally:
         sched.close()
     assert scheduled(session, "probe")[-1] == T0 + dt.timedelta(minutes=30)
@@ -103,12 +112,12 @@ def test_daily_cron_runs_at_local_six_across_the_dst_change(session, notebook):
     start = dt.datetime(2026, 3, 26, 0, 0, tzinfo=UTC)
     start_at(session, "probe", start)
     clock = FakeClock(start)
-    sched = make(session, FakeExecute(), clock)
+    sched, source = make(session, FakeExecute(), clock)
     try:
         while clock.t < dt.datetime(2026, 3, 31, 12, tzinfo=UTC):  # fake clock: 30-minute steps
             clock.advance(minutes=30)
-            sched.step()
-        sched.run_once()
+            source.tick(clock())
+        once(sched)
     finally:
         sched.close()
     local = [t.astimezone(ZoneInfo("Europe/Paris")) for t in scheduled(session, "probe")]
@@ -139,10 +148,10 @@ def test_per_deployment_and_global_concurrency_limits(session, notebook):
             with lock:
                 per_deployment[name] -= 1
 
-    sched = make(session, counting, FakeClock(T0 + dt.timedelta(minutes=4, seconds=1)),
+    sched, _ = make(session, counting, FakeClock(T0 + dt.timedelta(minutes=4, seconds=1)),
                  max_concurrency=2)
     try:
-        report = sched.run_once()
+        report = once(sched)
     finally:
         sched.close()
     assert len(report.claimed) == 12
@@ -150,7 +159,7 @@ def test_per_deployment_and_global_concurrency_limits(session, notebook):
     assert session.store.deployments.run_counts() == {"SUCCEEDED": 12}
 
 
-def test_two_schedulers_at_once_never_run_a_tick_twice(session, notebook):
+def test_two_daemons_at_once_never_run_a_tick_twice(session, notebook):
     D.deploy(notebook, name="probe", every="1m", catchup="all")
     D.deploy(notebook, name="other", every="2m", catchup="all")
     for name in ("probe", "other"):
@@ -158,13 +167,13 @@ def test_two_schedulers_at_once_never_run_a_tick_twice(session, notebook):
     fake = FakeExecute(seconds=0.01)
     clock = FakeClock(T0 + dt.timedelta(minutes=30, seconds=1))
     second = Session(session.settings, session.registry)
-    a, b = make(session, fake, clock, max_concurrency=3), make(second, fake, clock, max_concurrency=3)
+    (a, _), (b, _) = make(session, fake, clock, max_concurrency=3), make(second, fake, clock, max_concurrency=3)
     reports = {}
     barrier = threading.Barrier(2)
 
     def go(name, sched):
         barrier.wait()
-        reports[name] = sched.run_once()
+        reports[name] = once(sched)
 
     threads = [threading.Thread(target=go, args=item) for item in (("a", a), ("b", b))]
     try:
@@ -199,9 +208,9 @@ def test_retries_with_delay_then_success(session, notebook):
     ds = session.store.deployments
     dep = D.get_deployment("flaky")
     rid = claim_run(session, ds, dep, time.time(), {}, tick=False, trigger="manual")
-    sched = make(session, fake, FakeClock(T0))
+    sched, _ = make(session, fake, FakeClock(T0))
     try:
-        sched.run_once()
+        once(sched)
     finally:
         sched.close()
     run = session.get_run(rid)
@@ -213,20 +222,20 @@ def test_paused_deployments_are_not_scheduled_and_resume_does_not_replay(session
     D.deploy(notebook, name="probe", every="1s", catchup="all")
     D.set_paused("probe", True)
     clock = FakeClock(dt.datetime.now(UTC) + dt.timedelta(seconds=30))
-    sched = make(session, FakeExecute(), clock)
+    sched, _ = make(session, FakeExecute(), clock)
     try:
-        assert sched.run_once().claimed == []
+        assert once(sched).claimed == []
         D.set_paused("probe", False)
         cursor = session.store.deployments.get("probe").cursor  # resume: "from now on"
         clock.t = dt.datetime.fromtimestamp(cursor, UTC) + dt.timedelta(seconds=2.5)
         expected = int(cursor + 2.5) - int(cursor)  # whole seconds in (cursor, cursor + 2.5]
-        assert len(sched.run_once().claimed) == expected
+        assert len(once(sched).claimed) == expected
     finally:
         sched.close()
     assert min(scheduled(session, "probe")).timestamp() > cursor
 
 
-def test_a_run_of_a_dead_scheduler_is_marked_crashed_at_start(session, notebook):
+def test_a_run_of_a_dead_daemon_is_marked_crashed_at_start(session, notebook):
     D.deploy(notebook, name="probe", manual=True)
     ds = session.store.deployments
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -236,9 +245,9 @@ def test_a_run_of_a_dead_scheduler_is_marked_crashed_at_start(session, notebook)
         ds.claim(run_id, deployment="probe", scheduled_at=float(len(run_id) + pid),
                  parameters={}, output_path="x", tags={}, tick=False)
         ds.take(run_id, owner={"host": socket.gethostname(), "pid": pid}, limit=None)
-    sched = make(session, FakeExecute(), FakeClock(T0))
+    sched, source = make(session, FakeExecute(), FakeClock(T0))
     try:
-        crashed = sched.recover()
+        crashed = source.recover()
     finally:
         sched.close()
     assert crashed == ["deadrun"]
@@ -251,12 +260,12 @@ def test_stop_takes_no_new_work_and_drain_cancels_what_runs_on(session, notebook
     D.deploy(notebook, name="probe", every="1m", catchup="all")
     start_at(session, "probe", T0)
     fake = FakeExecute(seconds=30)
-    sched = make(session, fake, FakeClock(T0 + dt.timedelta(minutes=3, seconds=1)), max_concurrency=1)
+    sched, source = make(session, fake, FakeClock(T0 + dt.timedelta(minutes=3, seconds=1)), max_concurrency=1)
     try:
-        report = sched.step()
+        report = source.tick(sched.clock())
         assert len(report.claimed) == 3 and len(report.started) == 1
         sched.stop()
-        assert sched.step().started == []
+        assert source.tick(sched.clock()).started == []
         started = time.monotonic()
         assert sched.drain(grace=0.3) == report.started
         assert time.monotonic() - started < 10
@@ -269,11 +278,11 @@ def test_stop_takes_no_new_work_and_drain_cancels_what_runs_on(session, notebook
 def test_a_deleted_deployment_cancels_its_queued_runs(session, notebook):
     D.deploy(notebook, name="probe", every="1m", catchup="all")
     start_at(session, "probe", T0)
-    sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
+    sched, source = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
     try:
-        sched._enqueue(D.get_deployment("probe"), session.store.deployments.get("probe"), sched.clock())
+        source._enqueue(D.get_deployment("probe"), session.store.deployments.get("probe"), sched.clock())
         D.delete_deployment("probe")
-        sched.run_once()
+        once(sched)
     finally:
         sched.close()
     runs = session.runs(limit=10, deployment="probe")
@@ -284,11 +293,11 @@ def test_a_deleted_deployment_cancels_its_queued_runs(session, notebook):
 @pytest.mark.parametrize("kwargs,match", [
     ({"max_concurrency": 0}, "max_concurrency"), ({"poll": 0}, "poll interval"),
 ])
-def test_scheduler_refuses_bad_settings(session, kwargs, match):
+def test_the_schedule_source_refuses_bad_settings(session, kwargs, match):
     from nbflow.errors import NbflowError
 
     with pytest.raises(NbflowError, match=match):
-        Scheduler(session, **kwargs)
+        ScheduleSource(session, **kwargs)
 
 
 def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook, monkeypatch):
@@ -296,7 +305,7 @@ def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook,
 
     D.deploy(notebook, name="probe", every="1m", catchup="all")
     start_at(session, "probe", T0)
-    sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=3, seconds=1)),
+    sched, source = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=3, seconds=1)),
                  max_concurrency=1)
 
     def submit_and_finish_at_once(fn, *args):  # the worker wins the race against the caller
@@ -305,9 +314,9 @@ def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook,
         done.set_result(None)
         return done
 
-    monkeypatch.setattr(sched._pool, "submit", submit_and_finish_at_once)
+    monkeypatch.setattr(source._pool, "submit", submit_and_finish_at_once)
     try:
-        report = sched.run_once()
+        report = once(sched)
         assert sched.running() == []
     finally:
         sched.close()
@@ -315,12 +324,12 @@ def test_a_run_that_ends_before_submit_returns_frees_its_slot(session, notebook,
     assert session.store.deployments.run_counts() == {"SUCCEEDED": 3}
 
 
-def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
+def test_the_daemon_survives_a_failing_pass_and_reports_it(session, notebook):
     D.deploy(notebook, name="probe", every="1m", catchup="all")
     start_at(session, "probe", T0)
-    sched = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
+    sched, source = make(session, FakeExecute(), FakeClock(T0 + dt.timedelta(minutes=2, seconds=1)))
     errors: list[tuple[str, float]] = []
-    real_all, calls = sched.ds.all, []
+    real_all, calls = source.ds.all, []
 
     def flaky_all():
         calls.append(1)
@@ -328,8 +337,8 @@ def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
             raise OSError("database restarting")
         return real_all()
 
-    sched.ds.all = flaky_all  # type: ignore[method-assign]
-    sched.on_error = lambda exc, pause: errors.append((str(exc), pause))
+    source.ds.all = flaky_all  # type: ignore[method-assign]
+    sched.on_error = lambda name, exc, pause: errors.append((f"{name}: {exc}", pause))
     thread = threading.Thread(target=sched.serve)
     thread.start()
     try:
@@ -341,7 +350,7 @@ def test_serve_survives_a_failing_pass_and_reports_it(session, notebook):
         sched.stop()
         thread.join(10)
         sched.close()
-    assert [e for e, _ in errors] == ["database restarting"] * 2
+    assert [e for e, _ in errors] == ["schedules: database restarting"] * 2
     assert errors[1][1] > errors[0][1]  # backs off
     assert [r.state for r in session.runs(deployment="probe")] == [State.SUCCEEDED] * 2
 

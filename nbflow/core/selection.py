@@ -7,47 +7,60 @@ Grammar, loosest binding first::
     both      := negated ("and" negated)*
     negated   := "not" negated | lineage
     lineage   := [DEPTH] ["+"] atom ["+" [DEPTH]]  +name: upstream, name+: downstream, 2+name: 2 hops
-    atom      := NAME | PATTERN | "*" | group:VALUE | tag:KEY[=VALUE] | "(" selection ")"
+    atom      := NAME | PATTERN | "*" | key:NAME | group:VALUE | tag:KEY[=VALUE] | kind:VALUE
+               | owner:VALUE | ("sinks" | "roots") "(" selection ")" | "(" selection ")"
 
-NAME is an asset name; a name holding ``*`` or ``?`` is a glob PATTERN (``raw_*``). Group names
-and tag keys/values are bare words or quoted strings (``tag:team="data eng"``) and may be globs.
-Positions in errors are 1-based columns of the selection text.
+NAME is an asset name; a name holding ``*`` or ``?`` is a glob PATTERN (``raw_*``). ``key:`` takes
+a name, a pattern or a quoted name (``key:"my asset"``). Selector values are bare words or quoted
+strings (``tag:team="data eng"``) and may be globs. ``and``/``or``/``not`` may also be written
+``AND``/``OR``/``NOT``. ``sinks(s)`` keeps the assets of ``s`` with nothing downstream in ``s``,
+``roots(s)`` those with nothing upstream in ``s``. Positions in errors are 1-based columns of the
+selection text; a selection nesting deeper than ``MAX_DEPTH`` parentheses or calls is refused.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
 
 from nbflow.core.graph import Graph, closest
 from nbflow.errors import SelectionError
 
-__all__ = ["All", "And", "Group", "Lineage", "Name", "Node", "Not", "Or", "Pattern", "Tag",
-           "parse", "select"]
+__all__ = ["MAX_DEPTH", "All", "And", "Group", "Kind", "Lineage", "Name", "Node", "Not", "Or",
+           "Owner", "Pattern", "Roots", "Sinks", "Tag", "parse", "select"]
+
+MAX_DEPTH = 50
+"""The deepest nesting of parentheses and ``sinks(...)``/``roots(...)`` calls a selection may have."""
 
 _GLOB = frozenset("*?")
-_KEYWORDS = frozenset({"and", "or", "not"})
-_SELECTORS = ("group", "tag")
-_STOP = frozenset(",()+'\"")  # ends a bare group name or tag value
+_KEYWORDS = {"and": "and", "or": "or", "not": "not", "AND": "and", "OR": "or", "NOT": "not"}
+_SELECTORS = ("key", "group", "tag", "kind", "owner")
+_FUNCTIONS = ("sinks", "roots")
+_DAGSTER_ONLY = frozenset({  # Dagster selectors nbflow has no data for
+    "key_substring", "is", "status", "column", "table_name", "column_tag", "code_location",
+    "changed_in_branch", "partitions", "automation_type", "sensor", "schedule", "job",
+    "not_materialized_in_hours"})
+_STOP = frozenset(",()+'\"")  # ends a bare selector value
 _HINTS = {"&": "write 'and' instead of '&'", "|": "write 'or' instead of '|'",
           "!": "write 'not' instead of '!'", "~": "write 'not' instead of '~'",
           "-": "asset names have no '-'; write 'and not NAME' to leave assets out"}
 _LISTED = 12  # at most this many names in an error message
+_DIGITS = 9  # a depth with more digits than this walks every hop (no graph is that deep)
 
 
 # -- the tree ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Name:
-    """One asset by its exact name."""
+    """One asset by its exact name (``orders`` or ``key:orders``)."""
 
     name: str
     position: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
-        return self.name
+        return self.name if _is_bare(self.name) else f"key:{_quote(self.name)}"
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,7 @@ class Pattern:
     position: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
-        return self.pattern
+        return self.pattern if _is_bare(self.pattern) else f"key:{_quote(self.pattern)}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,26 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class Kind:
+    """Every asset with this kind among its ``kinds`` (may be a glob)."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return f"kind:{_quote(self.kind)}"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Every asset with this owner among its ``owners`` (may be a glob)."""
+
+    owner: str
+
+    def __str__(self) -> str:
+        return f"owner:{_quote(self.owner)}"
+
+
+@dataclass(frozen=True)
 class Lineage:
     """``target`` plus its upstream and downstream assets.
 
@@ -105,6 +138,26 @@ class Lineage:
         up = "" if self.upstream == 0 else "+" if self.upstream is None else f"{self.upstream}+"
         down = "" if self.downstream == 0 else "+" if self.downstream is None else f"+{self.downstream}"
         return f"{up}{_wrap(self.target, 3)}{down}"
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """The assets of ``operand`` with no asset of ``operand`` downstream of them."""
+
+    operand: Node
+
+    def __str__(self) -> str:
+        return f"sinks({self.operand})"
+
+
+@dataclass(frozen=True)
+class Roots:
+    """The assets of ``operand`` with no asset of ``operand`` upstream of them."""
+
+    operand: Node
+
+    def __str__(self) -> str:
+        return f"roots({self.operand})"
 
 
 @dataclass(frozen=True)
@@ -137,7 +190,7 @@ class Or:
         return " or ".join(_wrap(o, 0) for o in self.operands)
 
 
-Node = Name | Pattern | All | Group | Tag | Lineage | Not | And | Or
+Node = Name | Pattern | All | Group | Tag | Kind | Owner | Lineage | Sinks | Roots | Not | And | Or
 _BINDING = {Or: 0, And: 1, Not: 2, Lineage: 3}  # atoms bind tightest (4)
 
 
@@ -152,14 +205,26 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _is_bare(name: str) -> bool:
+    """Whether ``name`` reads back as itself when written without ``key:``."""
+    return (bool(name) and all(_is_word(c) for c in name) and name not in _KEYWORDS
+            and not (name.isascii() and name.isdigit()) and name != "*")
+
+
+def _negate(node: Node) -> Node:
+    """``not node``; ``not not x`` is ``x`` (so a long chain of ``not`` builds no deep tree)."""
+    return node.operand if isinstance(node, Not) else Not(node)
+
+
 # -- tokens --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # word, number, keyword, group, tag, + , ( ) end
+    kind: str  # word, number, and, or, not, key, group, tag, kind, owner, + , ( ) end
     text: str
     position: int  # 0-based offset into the selection
     value: tuple[str | None, ...] = ()
+    value_at: int = 0  # 0-based offset of a selector's value (inside its quotes)
 
 
 class _Syntax(Exception):
@@ -186,7 +251,7 @@ def _tokens(text: str) -> Iterator[_Token]:
                 i = start + len(tok.text)
                 yield tok
             elif word in _KEYWORDS:
-                yield _Token("keyword", word, start)
+                yield _Token(_KEYWORDS[word], word, start)
             elif word.isascii() and word.isdigit():
                 yield _Token("number", word, start)
             else:
@@ -202,19 +267,27 @@ def _is_word(c: str) -> bool:
 
 
 def _selector(text: str, start: int, word: str, i: int) -> _Token:
-    """Scan ``group:VALUE`` or ``tag:KEY[=VALUE]``; ``i`` is just after the colon."""
+    """Scan ``key:NAME``, ``group:VALUE``, ``tag:KEY[=VALUE]``, ...; ``i`` is just after the colon."""
     if word not in _SELECTORS:
+        known = "'key:', 'group:', 'tag:', 'kind:' or 'owner:'"
         hint = closest(word, _SELECTORS)
-        did = f"; did you mean '{hint}:'?" if hint else "; use 'group:' or 'tag:'"
+        if word in _DAGSTER_ONLY:
+            did = f"; that is Dagster's, nbflow selects with {known}"
+        elif hint:
+            did = f"; did you mean '{hint}:'?"
+        else:
+            did = f"; use {known}"
         raise _Syntax(start, f"unknown selector '{word}:'{did}")
-    if word == "group":
-        group, i = _value(text, i, stop="", what="a group name after 'group:'")
-        return _Token(word, text[start:i], start, (group, None))
+    at = i + 1 if i < len(text) and text[i] in "'\"" else i
+    if word != "tag":
+        what = {"key": "an asset name", "group": "a group name", "kind": "a kind"}.get(word, "an owner")
+        value, i = _value(text, i, stop="", what=f"{what} after '{word}:'")
+        return _Token(word, text[start:i], start, (value, None), at)
     key, i = _value(text, i, stop="=", what="a tag key after 'tag:'")
-    value: str | None = None
+    tag_value: str | None = None
     if i < len(text) and text[i] == "=":
-        value, i = _value(text, i + 1, stop="", what="a tag value after '='")
-    return _Token(word, text[start:i], start, (key, value))
+        tag_value, i = _value(text, i + 1, stop="", what="a tag value after '='")
+    return _Token(word, text[start:i], start, (key, tag_value), at)
 
 
 def _value(text: str, i: int, *, stop: str, what: str) -> tuple[str, int]:
@@ -244,6 +317,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = list(_tokens(text))
         self.at = 0
+        self.depth = 0  # parentheses and calls open around the current token
 
     @property
     def peek(self) -> _Token:
@@ -254,11 +328,8 @@ class _Parser:
         self.at += 1
         return tok
 
-    def accept(self, kind: str, text: str | None = None) -> _Token | None:
-        tok = self.peek
-        if tok.kind == kind and (text is None or tok.text == text):
-            return self.take()
-        return None
+    def accept(self, kind: str) -> _Token | None:
+        return self.take() if self.peek.kind == kind else None
 
     def selection(self) -> Node:
         items = [self.either()]
@@ -268,20 +339,22 @@ class _Parser:
 
     def either(self) -> Node:
         items = [self.both()]
-        while self.accept("keyword", "or"):
+        while self.accept("or"):
             items.append(self.both())
         return items[0] if len(items) == 1 else Or(tuple(_flatten(Or, items)))
 
     def both(self) -> Node:
         items = [self.negated()]
-        while self.accept("keyword", "and"):
+        while self.accept("and"):
             items.append(self.negated())
         return items[0] if len(items) == 1 else And(tuple(_flatten(And, items)))
 
     def negated(self) -> Node:
-        if self.accept("keyword", "not"):
-            return Not(self.negated())
-        return self.lineage()
+        count = 0  # counted in a loop, not by recursion: a thousand 'not's must still parse
+        while self.accept("not"):
+            count += 1
+        node = self.lineage()
+        return _negate(node) if count % 2 else node
 
     def lineage(self) -> Node:
         up: int | None = 0  # hops; None means all of them
@@ -290,41 +363,67 @@ class _Parser:
             if not self.accept("+"):
                 raise _Syntax(self.peek.position, f"expected '+' after the depth {depth.text}"
                               f" (write {depth.text}+NAME for {depth.text} hops upstream)")
-            up = int(depth.text)
+            up = _hops(depth.text)
         elif self.accept("+"):
             up = None
         target = self.atom()
         down: int | None = 0
         if self.accept("+"):
             hops = self.accept("number")
-            down = None if hops is None else int(hops.text)
+            down = None if hops is None else _hops(hops.text)
         # 0+name walks no hops: it is just name
         return target if up == 0 and down == 0 else Lineage(target, up, down)
 
     def atom(self) -> Node:
         tok = self.peek
         if tok.kind == "(":
+            return self.nested(tok, lambda inner: inner)
+        if tok.kind == "word" and tok.text in _FUNCTIONS and self.tokens[self.at + 1].kind == "(":
             self.take()
-            inner = self.selection()
-            if not self.accept(")"):
-                raise _Syntax(self.peek.position, "expected ')'")
-            return inner
+            return self.nested(self.peek, Sinks if tok.text == "sinks" else Roots, tok)
         if tok.kind == "word":
             self.take()
-            if tok.text == "*":
-                return All()
-            if _GLOB & set(tok.text):
-                return Pattern(tok.text, tok.position + 1)
-            return Name(tok.text, tok.position + 1)
-        if tok.kind == "group":
+            return _name(tok.text, tok.position)
+        if tok.kind in _SELECTORS:
             self.take()
-            return Group(tok.value[0] or "")
-        if tok.kind == "tag":
-            self.take()
-            return Tag(tok.value[0] or "", tok.value[1])
+            value = tok.value[0] or ""
+            if tok.kind == "key":
+                return _name(value, tok.value_at)
+            if tok.kind == "tag":
+                return Tag(value, tok.value[1])
+            return Group(value) if tok.kind == "group" else Kind(value) if tok.kind == "kind" else Owner(value)
         found = "the end of the selection" if tok.kind == "end" else repr(tok.text)
-        raise _Syntax(tok.position, "expected an asset name, '*', 'group:', 'tag:', 'not' or '('"
-                                    f" but found {found}")
+        raise _Syntax(tok.position, "expected an asset name, '*', a selector such as 'group:', "
+                                    f"'not', 'sinks(', 'roots(' or '(' but found {found}")
+
+    def nested(self, paren: _Token, make: Callable[[Node], Node], call: _Token | None = None) -> Node:
+        """``( selection )`` at ``paren``, wrapped by ``make``; ``call`` is the function name."""
+        opened = call or paren
+        if self.depth >= MAX_DEPTH:
+            raise _Syntax(opened.position, f"the selection nests more than {MAX_DEPTH} parentheses or "
+                                           "calls deep; remove some (a chain of 'and', 'or' or ',' "
+                                           "needs none)")
+        self.take()
+        self.depth += 1
+        inner = self.selection()
+        self.depth -= 1
+        if not self.accept(")"):
+            after = f" to close the '(' of {call.text}(" if call else ""
+            raise _Syntax(self.peek.position, f"expected ')'{after}")
+        return make(inner)
+
+
+def _name(text: str, position: int) -> Node:
+    """``*``, a glob pattern or an exact name; ``position`` is 0-based."""
+    if text == "*":
+        return All()
+    if _GLOB & set(text):
+        return Pattern(text, position + 1)
+    return Name(text, position + 1)
+
+
+def _hops(digits: str) -> int | None:
+    return int(digits) if len(digits) <= _DIGITS else None
 
 
 def _flatten(kind: type, items: list[Node]) -> Iterator[Node]:
@@ -347,17 +446,20 @@ def parse(text: str) -> Node:
             raise _trailing(tok, parser.tokens[parser.at - 1])
     except _Syntax as e:
         raise _syntax_error(text, e.offset, e.detail) from None
+    except RecursionError:  # only when the caller's own stack is already nearly full
+        raise _too_deep(text) from None
     return node
 
 
 def _trailing(tok: _Token, before: _Token) -> _Syntax:
     """The error for ``tok`` left over after a whole selection (``before`` precedes it)."""
-    for word in (before, tok):  # "orders AND x" or "NOT orders": a keyword in capitals
-        if word.kind == "word" and word.text.lower() in _KEYWORDS:
-            return _Syntax(word.position, f"{word.text!r} is not a keyword; keywords are lower "
-                                          f"case: write {word.text.lower()!r}")
+    for word in (before, tok):  # "orders And x" or "Not orders": a keyword in mixed case
+        lower = word.text.lower()
+        if word.kind == "word" and lower in _KEYWORDS:
+            return _Syntax(word.position, f"{word.text!r} is not a keyword; keywords are all lower "
+                                          f"or all upper case: write {lower!r} or {lower.upper()!r}")
     detail = f"expected ',', 'and', 'or' or the end of the selection but found {tok.text!r}"
-    if tok.kind in ("word", "group", "tag", "(", "number", "+"):
+    if tok.kind in ("word", "number", "+", "(", *_SELECTORS):
         detail += " (join two selections with ',')"
     return _Syntax(tok.position, detail)
 
@@ -370,6 +472,11 @@ def _syntax_error(text: str, offset: int, detail: str) -> SelectionError:
         f"  {line}\n  {' ' * offset}^", selection=text, position=offset + 1)
 
 
+def _too_deep(text: str) -> SelectionError:
+    return SelectionError(f"Selection {text!r} nests too deeply to evaluate here; write it with "
+                          "fewer parentheses.", selection=text, position=1)
+
+
 # -- evaluation ----------------------------------------------------------------------------------
 
 def select(graph: Graph, text: str) -> list[str]:
@@ -379,7 +486,10 @@ def select(graph: Graph, text: str) -> list[str]:
     that matches nothing (``*`` on an empty graph selects nothing without error).
     """
     node = parse(text)
-    chosen = _evaluate(node, graph, text)
+    try:
+        chosen = _evaluate(node, graph, text)
+    except RecursionError:
+        raise _too_deep(text) from None
     if not chosen and not (isinstance(node, All) and not graph.specs):
         raise _nothing_error(graph, node, text)
     return graph.sorted(chosen)
@@ -402,6 +512,12 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
     if isinstance(node, Tag):
         has = _has_tag(node.key, node.value)
         return {n for n, s in specs.items() if has(s.tags)}
+    if isinstance(node, Kind):
+        match = _matcher(node.kind)
+        return {n for n, s in specs.items() if any(match(k) for k in s.kinds)}
+    if isinstance(node, Owner):
+        match = _matcher(node.owner)
+        return {n for n, s in specs.items() if any(match(o) for o in s.owners)}
     if isinstance(node, Lineage):
         base = _evaluate(node.target, graph, text)
         out = set(base)
@@ -410,6 +526,12 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
         if node.downstream != 0:
             out |= graph.downstream_of(base, node.downstream)
         return out
+    if isinstance(node, Sinks):
+        base = _evaluate(node.operand, graph, text)
+        return base - _reaching(base, graph.downstream, reversed(graph.order))
+    if isinstance(node, Roots):
+        base = _evaluate(node.operand, graph, text)
+        return base - _reaching(base, graph.upstream, graph.order)
     if isinstance(node, Not):
         return set(specs) - _evaluate(node.operand, graph, text)
     if isinstance(node, And):
@@ -418,6 +540,18 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
     if isinstance(node, Or):
         return set().union(*(_evaluate(o, graph, text) for o in node.operands))
     raise TypeError(f"not a selection node: {node!r}")
+
+
+def _reaching(base: set[str], adjacent: Mapping[str, tuple[str, ...]], order: Iterable[str]) -> set[str]:
+    """The assets from which a walk along ``adjacent`` meets an asset of ``base``.
+
+    ``order`` lists every asset after all of its ``adjacent`` ones, so one pass suffices.
+    """
+    reach: set[str] = set()
+    for name in order:
+        if any(other in base or other in reach for other in adjacent.get(name, ())):
+            reach.add(name)
+    return reach
 
 
 def _has_tag(key: str, value: str | None) -> Callable[[Mapping[str, str]], bool]:
@@ -436,17 +570,20 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def _unknown_error(graph: Graph, node: Name, text: str) -> SelectionError:
+    specs = graph.specs.values()
     hint = closest(node.name, graph.specs)
-    groups = {s.group for s in graph.specs.values()}
-    keys = {k for s in graph.specs.values() for k in s.tags}
     if hint:
         tail = f" Did you mean {hint!r}?"
-    elif node.name in groups:
+    elif node.name in {s.group for s in specs}:
         tail = f" Did you mean the group, 'group:{node.name}'?"
-    elif node.name in keys:
+    elif node.name in {k for s in specs for k in s.tags}:
         tail = f" Did you mean the tag, 'tag:{node.name}'?"
+    elif node.name in {k for s in specs for k in s.kinds}:
+        tail = f" Did you mean the kind, 'kind:{node.name}'?"
+    elif node.name in _FUNCTIONS:
+        tail = f" Did you mean the function, '{node.name}(*)'?"
     elif node.name.lower() in _KEYWORDS:
-        tail = f" Did you mean {node.name.lower()!r}? Keywords are lower case."
+        tail = f" Did you mean {node.name.lower()!r}? Keywords are all lower or all upper case."
     elif graph.specs:
         tail = f" The assets are {_listing(graph.order)}."
     else:
@@ -468,15 +605,24 @@ def _nothing_error(graph: Graph, node: Node, text: str) -> SelectionError:
 
 
 def _did_you_mean(graph: Graph, node: Node, groups: list[str]) -> str | None:
-    """A hint for a group or tag key that no asset has."""
+    """A hint for a group, tag key, kind or owner that no asset has."""
+    specs = graph.specs.values()
     if isinstance(node, Group) and not _GLOB & set(node.group) and node.group not in groups:
         hint = closest(node.group, groups)
         return f"No asset is in group {node.group!r}" + (f"; did you mean 'group:{hint}'?" if hint else ".")
     if isinstance(node, Tag) and not _GLOB & set(node.key):
-        keys = sorted({k for s in graph.specs.values() for k in s.tags})
+        keys = sorted({k for s in specs for k in s.tags})
         if node.key not in keys:
             hint = closest(node.key, keys)
             return f"No asset has the tag {node.key!r}" + (f"; did you mean 'tag:{hint}'?" if hint else ".")
+    if isinstance(node, (Kind, Owner)):
+        word, value = ("kind", node.kind) if isinstance(node, Kind) else ("owner", node.owner)
+        have = sorted({v for s in specs for v in (s.kinds if word == "kind" else s.owners)})
+        if not _GLOB & set(value) and value not in have:
+            hint = closest(value, have)
+            rest = (f"; did you mean '{word}:{_quote(hint)}'?" if hint else
+                    f"; the {word}s are {_listing(have)}." if have else f"; no asset has {word}s.")
+            return f"No asset has the {word} {value!r}{rest}"
     return None
 
 
@@ -484,7 +630,7 @@ def _walk(node: Node) -> Iterator[Node]:
     yield node
     if isinstance(node, Lineage):
         yield from _walk(node.target)
-    elif isinstance(node, Not):
+    elif isinstance(node, (Not, Sinks, Roots)):
         yield from _walk(node.operand)
     elif isinstance(node, (And, Or)):
         for o in node.operands:

@@ -67,6 +67,10 @@ class AssetSpec:
     """Source text for the code version when ``fn`` has none on disk (a notebook cell)."""
     kind: str = "function"
     """``function`` or ``cell``: how the asset was defined (the panel and status show it)."""
+    kinds: tuple[str, ...] = ()
+    """What the asset is computed with or stored in (``python``, ``pandas``): ``kind:`` selects on it."""
+    owners: tuple[str, ...] = ()
+    """Who answers for the asset (``ann@x.com``, ``team:sales``): ``owner:`` selects on it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -95,7 +99,8 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
                metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
                io: str = "pickle", description: str | None = None,
                checks: Sequence[CheckSpec] = (), retries: int = 0, source: str | None = None,
-               kind: str = "function") -> AssetSpec:
+               kind: str = "function", kinds: Sequence[str] = (),
+               owners: Sequence[str] = ()) -> AssetSpec:
     """Build an ``AssetSpec`` from a function, validating the arguments."""
     if not callable(fn):
         raise DefinitionError(f"@asset needs a function, got {type(fn).__name__}.")
@@ -116,6 +121,12 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
         raise DefinitionError(f"Tags of asset {label!r} must map strings to strings, got {dict(tags)!r}.")
     if not isinstance(retries, int) or retries < 0:
         raise DefinitionError(f"retries of asset {label!r} must be a whole number >= 0, got {retries!r}.")
+    kinds, owners = _labels(label, "kinds", kinds), _labels(label, "owners", owners)
+    for owner in owners:
+        if not _is_owner(owner):
+            raise DefinitionError(
+                f"Owner {owner!r} of asset {label!r} is neither an email address nor a team; "
+                "write it as 'ann@example.com' or 'team:sales'.")
     for c in checks:
         if not isinstance(c, CheckSpec):
             raise DefinitionError(f"checks of asset {label!r} must be made with nf.check(...), got {c!r}.")
@@ -124,14 +135,37 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
         tags=dict(tags or {}), metadata=dict(metadata or {}),
         code_version=None if code_version is None else str(code_version), io=io,
         description=description if description is not None else inspect.getdoc(fn),
-        checks=tuple(checks), retries=retries, source=source, kind=kind)
+        checks=tuple(checks), retries=retries, source=source, kind=kind, kinds=kinds, owners=owners)
+
+
+def _labels(label: str, what: str, values: Sequence[str]) -> tuple[str, ...]:
+    """``kinds=``/``owners=`` as a tuple of distinct non-empty strings, in the order given."""
+    example = "['python', 'pandas']" if what == "kinds" else "['ann@example.com', 'team:sales']"
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise DefinitionError(f"{what} of asset {label!r} must be a list of strings such as "
+                              f"{example}, got {values!r}.")
+    for v in values:
+        if not isinstance(v, str) or not v.strip() or v != v.strip():
+            raise DefinitionError(f"{what} of asset {label!r} must be non-empty strings without "
+                                  f"surrounding spaces, such as {example}; got {v!r}.")
+    return tuple(dict.fromkeys(sorted(values) if isinstance(values, (set, frozenset)) else values))
+
+
+def _is_owner(owner: str) -> bool:
+    """An email address (``ann@example.com``) or a team (``team:sales``), as Dagster has them."""
+    if owner.startswith("team:"):
+        team = owner[len("team:"):]
+        return bool(team) and not any(c.isspace() for c in team)
+    local, at, domain = owner.partition("@")
+    return bool(local and at and domain) and "@" not in domain and not any(c.isspace() for c in owner)
 
 
 def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps: Sequence[str] = (),
           group: str | None = None, tags: Mapping[str, str] | None = None,
           metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
           io: str = "pickle", description: str | None = None, checks: Sequence[CheckSpec] = (),
-          retries: int = 0, registry: Registry | None = None) -> Any:
+          retries: int = 0, kinds: Sequence[str] = (), owners: Sequence[str] = (),
+          registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
     Upstream assets come from the parameter names; ``deps`` adds upstream names whose values
@@ -143,7 +177,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
 
         spec = make_asset(f, name=name, deps=deps, group=group, tags=tags, metadata=metadata,
                           code_version=code_version, io=io, description=description,
-                          checks=checks, retries=retries)
+                          checks=checks, retries=retries, kinds=kinds, owners=owners)
         (registry if registry is not None else default_registry()).add(spec)
         return spec
 

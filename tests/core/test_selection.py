@@ -7,14 +7,19 @@ import pytest
 from nbflow.core.graph import Graph
 from nbflow.core.registry import Registry
 from nbflow.core.selection import (
+    MAX_DEPTH,
     All,
     And,
     Group,
+    Kind,
     Lineage,
     Name,
     Not,
     Or,
+    Owner,
     Pattern,
+    Roots,
+    Sinks,
     Tag,
     parse,
     select,
@@ -25,10 +30,12 @@ from nbflow.errors import SelectionError
 
 def _fixture_graph() -> Graph:
     """raw_orders -> orders -> revenue -> report, raw_customers -> customers -> revenue,
-    orders -> audit (deps only), and a standalone asset with a non-asset parameter."""
+    orders -> audit (deps only), and a standalone asset with a non-asset parameter.
+    Kinds: raw_orders python+csv, orders pandas; owners: raw_orders ann, revenue a team and bob."""
     reg = Registry()
 
-    @asset(registry=reg, group="sales", tags={"owner": "sales", "tier": "bronze"})
+    @asset(registry=reg, group="sales", tags={"owner": "sales", "tier": "bronze"},
+           kinds=["python", "csv"], owners=["ann@x.com"])
     def raw_orders() -> list[int]:
         return [1, 2]
 
@@ -36,7 +43,7 @@ def _fixture_graph() -> Graph:
     def raw_customers() -> list[str]:
         return ["x"]
 
-    @asset(registry=reg, group="sales", tags={"owner": "sales", "tier": "silver"})
+    @asset(registry=reg, group="sales", tags={"owner": "sales", "tier": "silver"}, kinds={"pandas"})
     def orders(raw_orders: list[int]) -> list[int]:
         return raw_orders
 
@@ -44,7 +51,8 @@ def _fixture_graph() -> Graph:
     def customers(raw_customers: list[str]) -> list[str]:
         return raw_customers
 
-    @asset(registry=reg, group="finance", tags={"tier": "gold", "team": "data eng"})
+    @asset(registry=reg, group="finance", tags={"tier": "gold", "team": "data eng"},
+           owners=["team:finance", "bob@x.com"])
     def revenue(orders: list[int], customers: list[str]) -> int:
         return len(orders) * len(customers)
 
@@ -67,6 +75,8 @@ GRAPH = _fixture_graph()
 
 RAW = {"raw_orders", "raw_customers"}
 EVERYTHING = set(GRAPH.specs)
+SINKS = {"report", "audit", "standalone"}
+ROOTS = {"raw_orders", "raw_customers", "standalone"}
 
 SELECT_CASES = [
     # (selection, expected assets)
@@ -124,6 +134,53 @@ SELECT_CASES = [
     ("(raw_*)+1", RAW | {"orders", "customers"}),
     ("((orders))", {"orders"}),
     ("standalone", {"standalone"}),
+    # upper-case keywords are the same operators
+    ("orders OR customers", {"orders", "customers"}),
+    ("NOT orders", EVERYTHING - {"orders"}),
+    ("NOT NOT orders", {"orders"}),
+    ("orders+ AND group:finance", {"revenue", "report"}),
+    ("orders or customers AND group:sales", {"orders"}),
+    ("* AND NOT raw_* OR raw_orders", (EVERYTHING - RAW) | {"raw_orders"}),
+    # key: is a name, a glob or a quoted name
+    ("key:orders", {"orders"}),
+    ('key:"orders"', {"orders"}),
+    ("key:'orders'", {"orders"}),
+    ("key:raw_*", RAW),
+    ('key:"raw_*"', RAW),
+    ("key:*", EVERYTHING),
+    ("+key:orders", {"raw_orders", "orders"}),
+    ("key:raw_orders+1", {"raw_orders", "orders"}),
+    ("key:orders, key:customers", {"orders", "customers"}),
+    ("not key:orders", EVERYTHING - {"orders"}),
+    # kind: and owner: (globs too)
+    ("kind:python", {"raw_orders"}),
+    ("kind:csv", {"raw_orders"}),
+    ("kind:pandas", {"orders"}),
+    ("kind:p*", {"raw_orders", "orders"}),
+    ("kind:pandas+", {"orders", "revenue", "report", "audit"}),
+    ('owner:"ann@x.com"', {"raw_orders"}),
+    ("owner:ann@x.com", {"raw_orders"}),
+    ("owner:team:finance", {"revenue"}),
+    ('owner:"team:finance"', {"revenue"}),
+    ("owner:*@x.com", {"raw_orders", "revenue"}),
+    ("owner:team:* or kind:pandas", {"revenue", "orders"}),
+    # sinks(): nothing of the selection downstream; roots(): nothing of it upstream
+    ("sinks(*)", SINKS),
+    ("roots(*)", ROOTS),
+    ("sinks(group:sales)", {"orders"}),
+    ("roots(group:sales)", {"raw_orders"}),
+    ("sinks(raw_orders or revenue)", {"revenue"}),  # transitively: raw_orders reaches revenue
+    ("roots(report or raw_orders or audit)", {"raw_orders"}),
+    ("roots(+revenue)", RAW),
+    ("sinks(+revenue)", {"revenue"}),
+    ("sinks(orders+)", {"report", "audit"}),
+    ("sinks (orders+)", {"report", "audit"}),
+    ("+sinks(group:crm)", {"customers", "raw_customers"}),
+    ("sinks(group:crm)+1", {"customers", "revenue"}),
+    ("not sinks(*)", EVERYTHING - SINKS),
+    ("sinks(*) and roots(*)", {"standalone"}),
+    ("sinks(roots(*))", ROOTS),
+    ("roots(sinks(*) or revenue)", {"revenue", "audit", "standalone"}),
 ]
 
 
@@ -172,12 +229,55 @@ PARSE_CASES = [
     ("+(a, b)", Lineage(Or((Name("a"), Name("b"))), upstream=None)),
     ("a\tand\nb", And((Name("a"), Name("b")))),
     ("données", Name("données")),
+    ("a OR b", Or((Name("a"), Name("b")))),
+    ("a AND b", And((Name("a"), Name("b")))),
+    ("NOT a", Not(Name("a"))),
+    ("not not a", Name("a")),
+    ("not not not a", Not(Name("a"))),
+    ("not (not a)", Name("a")),
+    ("key:a", Name("a")),
+    ('key:"my asset"', Name("my asset")),
+    ("key:AND", Name("AND")),
+    ("key:a*", Pattern("a*")),
+    ("key:*", All()),
+    ("key:a+", Lineage(Name("a"), downstream=None)),
+    ("kind:python", Kind("python")),
+    ('kind:"big query"', Kind("big query")),
+    ("owner:ann@x.com", Owner("ann@x.com")),
+    ("owner:team:sales", Owner("team:sales")),
+    ("sinks(a)", Sinks(Name("a"))),
+    ("roots(a, b)", Roots(Or((Name("a"), Name("b"))))),
+    ("sinks(*)+", Lineage(Sinks(All()), downstream=None)),
+    ("not roots(*)", Not(Roots(All()))),
+    ("sinks", Name("sinks")),
+    ("sinks or roots", Or((Name("sinks"), Name("roots")))),
 ]
 
 
 @pytest.mark.parametrize(("text", "tree"), [c for c in PARSE_CASES if c[1] is not None],
                          ids=[c[0] for c in PARSE_CASES if c[1] is not None])
 def test_parse(text: str, tree: object) -> None:
+    assert parse(text) == tree
+
+
+RENDER_CASES = [
+    # (tree, its text): names that are not bare words are written with key:
+    (Name("my asset"), 'key:"my asset"'),
+    (Name("AND"), "key:AND"),
+    (Name("42"), "key:42"),
+    (Name("sinks"), "sinks"),
+    (Pattern("raw *"), 'key:"raw *"'),
+    (Owner("team:sales"), 'owner:"team:sales"'),
+    (Owner("ann@x.com"), "owner:ann@x.com"),
+    (Kind("python"), "kind:python"),
+    (Lineage(Sinks(Or((Name("a"), Name("b")))), upstream=2), "2+sinks(a or b)"),
+    (Not(Roots(And((Name("a"), Kind("k"))))), "not roots(a and kind:k)"),
+]
+
+
+@pytest.mark.parametrize(("tree", "text"), RENDER_CASES, ids=[c[1] for c in RENDER_CASES])
+def test_render(tree: object, text: str) -> None:
+    assert str(tree) == text
     assert parse(text) == tree
 
 
@@ -215,7 +315,8 @@ SYNTAX_CASES = [
     ("a++", 3, "but found '+'"),
     ("++a", 2, "expected an asset name"),
     ("grop:x", 1, "did you mean 'group:'?"),
-    ("owner:x", 1, "unknown selector 'owner:'"),
+    ("colour:x", 1, "unknown selector 'colour:'; use 'key:', 'group:', 'tag:', 'kind:' or 'owner:'"),
+    ("status:x", 1, "unknown selector 'status:'; that is Dagster's, nbflow selects with 'key:'"),
     ("group:", 7, "expected a group name after 'group:'"),
     ("group: x", 7, "expected a group name after 'group:'"),
     ("tag:", 5, "expected a tag key after 'tag:'"),
@@ -223,9 +324,29 @@ SYNTAX_CASES = [
     ("tag:k=", 7, "expected a tag value after '='"),
     ('tag:k="open', 7, "never closed"),
     ("(a, (b)", 8, "expected ')'"),
-    ("a AND b", 3, "'AND' is not a keyword; keywords are lower case: write 'and'"),
-    ("NOT a", 1, "keywords are lower case: write 'not'"),
+    ("a And b", 3, "'And' is not a keyword; keywords are all lower or all upper case: write 'and' or 'AND'"),
+    ("Not a", 1, "keywords are all lower or all upper case: write 'not' or 'NOT'"),
     ("a Or b", 3, "write 'or'"),
+    ("AND", 1, "but found 'AND'"),
+    ("a AND", 6, "but found the end of the selection"),
+    ("a OR OR b", 6, "but found 'OR'"),
+    ("key:", 5, "expected an asset name after 'key:'"),
+    ("kind:", 6, "expected a kind after 'kind:'"),
+    ("owner:", 7, "expected an owner after 'owner:'"),
+    ('key:"a', 5, "never closed"),
+    ("sinks(", 7, "but found the end of the selection"),
+    ("sinks(a", 8, "expected ')' to close the '(' of sinks("),
+    ("roots(a b)", 9, "expected ')' to close the '(' of roots("),
+    ("sinks()", 7, "but found ')'"),
+    ("a sinks(b)", 3, "join two selections with ','"),
+    ("key:a key:b", 7, "join two selections with ','"),
+    ("kay:a", 1, "did you mean 'key:'?"),
+    ("kinds:a", 1, "did you mean 'kind:'?"),
+    ("owners:a", 1, "did you mean 'owner:'?"),
+    ("(" * 51 + "a" + ")" * 51, 51, f"nests more than {MAX_DEPTH} parentheses or calls deep"),
+    ("(" * 165 + "a" + ")" * 165, 51, "remove some"),
+    ("sinks(" * 60 + "a" + ")" * 60, 301, f"nests more than {MAX_DEPTH}"),
+    ("a and " + "(not " * 51 + "a" + ")" * 51, 257, f"nests more than {MAX_DEPTH}"),
 ]
 
 
@@ -248,6 +369,24 @@ def test_syntax_error_points_at_position(text: str, position: int, fragment: str
         select(GRAPH, text)
 
 
+DEEP_CASES = [
+    # (selection, expected): deep but within the limits, evaluated exactly
+    ("(" * MAX_DEPTH + "orders" + ")" * MAX_DEPTH, {"orders"}),
+    ("sinks(" * MAX_DEPTH + "group:sales" + ")" * MAX_DEPTH, {"orders"}),
+    ("not " * 1000 + "orders", {"orders"}),
+    ("NOT " * 1001 + "orders", EVERYTHING - {"orders"}),
+    ("(not " * MAX_DEPTH + "orders" + ")" * MAX_DEPTH, {"orders"}),
+    (" or ".join(["orders"] * 5000), {"orders"}),
+    (" and ".join(["+report"] * 5000), {"report", "revenue", "orders", "customers", *RAW}),
+    ("raw_orders+" + "9" * 5000, {"raw_orders", "orders", "revenue", "report", "audit"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DEEP_CASES, ids=[f"{c[0][:12]}..{len(c[0])}" for c in DEEP_CASES])
+def test_deep_selections_are_evaluated_without_recursion(text: str, expected: set[str]) -> None:
+    assert set(select(GRAPH, text)) == expected
+
+
 def test_syntax_error_message_matches_documented_example() -> None:
     with pytest.raises(SelectionError) as info:
         parse("a and (b")
@@ -267,7 +406,13 @@ UNKNOWN_CASES = [
     ("zzz", "zzz", None, 1),
     ("finance+", "finance", "group:finance", 1),
     ("owner", "owner", "tag:owner", 1),
-    ("AND", "AND", "and", 1),
+    ("And", "And", "and", 1),
+    ("key:ordrs", "ordrs", "orders", 5),
+    ('key:"my asset"', "my asset", None, 6),
+    ("sinks(raw_orders) or key:'revenu'", "revenu", "revenue", 27),
+    ("python", "python", "kind:python", 1),
+    ("sinks", "sinks", "sinks(*)", 1),
+    ("roots+", "roots", "roots(*)", 1),
 ]
 
 
@@ -306,6 +451,11 @@ NOTHING_CASES = [
     ("not *", []),
     ("nothing_*", []),
     ("group:x*", []),
+    ("kind:pyhton", ["No asset has the kind 'pyhton'; did you mean 'kind:python'?"]),
+    ("kind:rust", ["No asset has the kind 'rust'; the kinds are csv, pandas, python."]),
+    ("owner:bob@x.org", ["No asset has the owner 'bob@x.org'; did you mean 'owner:bob@x.com'?"]),
+    ("owner:team:x*", []),
+    ("sinks(*) and roots(group:sales)", []),
 ]
 
 

@@ -18,6 +18,7 @@ from nbflow.errors import CellError, NbflowError
 from nbflow.notebook import cell_assets
 from nbflow.notebook.tables import result_table, status_table
 from nbflow.notebook.tracebacks import cell_numbers, in_cells
+from nbflow.widget.values import bind, show
 
 
 def argparse_suppress() -> str:
@@ -98,7 +99,9 @@ class NbflowMagics(Magics):
         shell.user_ns[args.name] = done.value
         if args.var:
             shell.user_ns[args.var] = done.value
-        return done.value
+        # Displayed with a display id, so a later run from the panel or %materialize updates it.
+        show(args.name, done.value)
+        return None
 
     @magic_arguments()
     @argument("name", help="The task's name.")
@@ -232,15 +235,8 @@ class NbflowMagics(Magics):
 
 
 def _bind(namespace: dict[str, Any], result: Any) -> None:
-    """Put the values of the assets a run produced into the notebook."""
-    from nbflow.core.states import State
-
-    for name, state in result.states.items():
-        if state is State.SUCCEEDED:
-            try:
-                namespace[name] = result[name]
-            except NbflowError:
-                continue
+    """Put the values of the assets a run produced into the notebook (and update their outputs)."""
+    bind(namespace, result)
 
 
 __all__ = ["NbflowMagics"]

@@ -4,13 +4,12 @@ Python holds the truth in synced traits (``svg`` once per graph change, ``states
 name -> label dict); ``panel.js`` draws them and sends custom messages back:
 
     {"action": "select", "name": N}
-    {"action": "materialize", "name": N, "scope": "this" | "upstream" | "downstream"}
+    {"action": "materialize", "name": N, "scope": "this" | "upstream" | "downstream", "force": B}
     {"action": "materialize_stale"}   {"action": "cancel"}   {"action": "refresh"}
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import weakref
@@ -24,6 +23,8 @@ import traitlets
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
+from nbflow.session.views import json_safe
+from nbflow.widget import layout as layout_module
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
 from nbflow.widget.plan import upstream_to_build
 from nbflow.widget.runner import Runner, RunRequest
@@ -68,6 +69,7 @@ class LineagePanel(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._nodes = NodeStates()
         self._shape: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
+        self._groups: tuple[str, ...] = ()
         self.graph_layout: Layout | None = None
         self._timer: threading.Timer | None = None
         self._last_push = 0.0
@@ -97,27 +99,37 @@ class LineagePanel(anywidget.AnyWidget):
             self.message = str(exc).splitlines()[0]
         chosen = set(names)
         edges = tuple((u, n) for n in names for u in graph.upstream[n] if u in chosen)
+        groups = tuple(graph.specs[n].group or "" for n in names)
         # Status reads the store: do it outside the lock so event pushes are never held up.
         statuses = {s.name: s.status for s in self.session.status(self.selection)} if names else {}
         with self._lock:
-            if (names, edges) != self._shape:
-                self._relayout(names, edges)
+            if (names, edges) != self._shape or groups != self._groups:
+                self._relayout(names, edges, groups)
             self._nodes.set_status(statuses)
             labels = self._nodes.labels()
         self.states = labels
         if self.selected:
             self._show_details(self.selected)
 
-    def _relayout(self, names: tuple[str, ...], edges: tuple[tuple[str, str], ...]) -> None:
+    def _relayout(self, names: tuple[str, ...], edges: tuple[tuple[str, str], ...],
+                  groups: tuple[str, ...] = ()) -> None:
         global _told_install
-        placed = layout_graph(names, edges, engine=self._layout_engine)
+        placed = layout_graph(names, edges, engine=self._layout_engine,
+                              groups=dict(zip(names, groups, strict=False)))
         self._shape = (names, edges)
+        self._groups = groups
         self.graph_layout = placed
         self._nodes.set_names(names)
-        self.engine = placed.engine
-        if placed.engine == "layered" and self._layout_engine == "auto" and not _told_install:
+        self.engine = placed.engine if names else ""
+        # Only a drawn graph laid out without dot because dot is missing earns the hint (an
+        # empty graph or one past DOT_LIMIT does not); it goes once it no longer applies.
+        missing_dot = (bool(names) and placed.engine == "layered" and self._layout_engine == "auto"
+                       and layout_module.find_dot() is None)
+        if missing_dot and (not _told_install or self.notice == INSTALL_HINT):
             _told_install = True
             self.notice = INSTALL_HINT
+        elif not missing_dot and self.notice == INSTALL_HINT:
+            self.notice = ""
         self.svg = render_svg(placed, self._nodes.labels())
 
     # -- live events -----------------------------------------------------------------------------
@@ -190,9 +202,13 @@ class LineagePanel(anywidget.AnyWidget):
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def materialize(self, name: str | None = None, scope: str = "this") -> RunRequest:
+    def materialize(self, name: str | None = None, scope: str = "this",
+                    force: bool | None = None) -> RunRequest:
         """Start a run in the worker thread: one node (``this``, ``upstream``, ``downstream``)
-        or, with no name, everything stale or missing in the panel's selection."""
+        or, with no name, everything stale or missing in the panel's selection.
+
+        ``force`` rebuilds fresh assets too; by default ``this`` forces and the wider scopes
+        rebuild only what is stale or missing."""
         if name is None:
             request = RunRequest(self.selection, force=False, names=self._shape[0] if self._shape else ())
         else:
@@ -202,11 +218,14 @@ class LineagePanel(anywidget.AnyWidget):
             if scope == "this":
                 build, _notes = upstream_to_build(self.session, name)
                 names = (*build, name)
-                request = RunRequest(", ".join(names), force=True, names=names)
+                request = RunRequest(", ".join(names), force=True if force is None else force,
+                                     names=names)
             elif scope == "upstream":
-                request = RunRequest(f"+{name}", names=(*graph.sorted(graph.upstream_of([name])), name))
+                request = RunRequest(f"+{name}", force=bool(force),
+                                     names=(*graph.sorted(graph.upstream_of([name])), name))
             elif scope == "downstream":
-                request = RunRequest(f"{name}+", names=(name, *graph.sorted(graph.downstream_of([name]))))
+                request = RunRequest(f"{name}+", force=bool(force),
+                                     names=(name, *graph.sorted(graph.downstream_of([name]))))
             else:
                 raise ValueError(f"scope must be this, upstream or downstream, not {scope!r}")
         return self.runner.submit(request)
@@ -245,15 +264,9 @@ class LineagePanel(anywidget.AnyWidget):
         self.hold_sync_and_set(running=self.runner.pending > 0, message=message)
 
     def _bind_values(self, result: Any) -> None:
-        ns = self.namespace if self.namespace is not None else _user_namespace()
-        if ns is None or result is None:
-            return
-        for name, state in dict(getattr(result, "states", {})).items():
-            if state == State.SUCCEEDED:
-                try:
-                    ns[name] = result[name]
-                except Exception:  # noqa: BLE001, S112 - a value that cannot be loaded stays in the store
-                    continue
+        from nbflow.widget.values import bind
+
+        bind(self.namespace if self.namespace is not None else _user_namespace(), result)
 
     # -- messages from the page ------------------------------------------------------------------
 
@@ -264,7 +277,9 @@ class LineagePanel(anywidget.AnyWidget):
                 self.selected = str(content.get("name") or "")
                 self._show_details(self.selected)
             elif action == "materialize":
-                self.materialize(str(content["name"]), str(content.get("scope", "this")))
+                force = content.get("force")
+                self.materialize(str(content["name"]), str(content.get("scope", "this")),
+                                 None if force is None else bool(force))
             elif action == "materialize_stale":
                 self.materialize(None)
             elif action == "cancel":
@@ -290,27 +305,66 @@ class LineagePanel(anywidget.AnyWidget):
 
 
 def describe_asset(session: Any, name: str, nodes: NodeStates) -> dict[str, Any]:
-    """The details pane's content for one asset, as JSON-safe data."""
-    graph = session.registry.graph()
-    if name not in graph:
+    """The details pane's content for one asset: its view (``nbflow.session.views``) with the
+    panel's live label and error, and a preview of the stored value."""
+    from nbflow.errors import NotFoundError
+    from nbflow.session.views import asset_view
+
+    try:
+        view = asset_view(session, name, history=HISTORY)
+    except NotFoundError:
         return {"name": name, "label": "unknown", "error": f"{name!r} is no longer defined."}
-    spec = graph.specs[name]
-    status = next(iter(session.status(name)), None)
-    last = getattr(status, "last", None)
     out: dict[str, Any] = {
-        "name": name, "label": nodes.label(name), "kind": spec.kind, "group": spec.group,
-        "description": spec.description or "", "upstream": list(graph.upstream[name]),
-        "downstream": list(graph.downstream[name]),
-        "status": getattr(status, "status", None), "reason": getattr(status, "reason", None),
-        "error": nodes.errors.get(name) or getattr(status, "error", None),
+        "name": name, "label": nodes.label(name), "kind": view["kind"], "group": view["group"],
+        "description": view["description"], "upstream": view["upstream"],
+        "downstream": view["downstream"], "status": view["status"], "reason": view["reason"],
+        "error": nodes.errors.get(name) or view["error"],
     }
+    last = view["last"]
     if last is not None:
         out["last"] = {
-            "time": _iso(last.ts), "duration": last.duration, "run_id": last.run_id,
-            "code_version": last.code_version, "data_version": last.data_version,
-            "metadata": json_safe(dict(last.metadata)), "uri": last.uri,
+            "time": _iso(last["time"]), "ts": _epoch(last["time"]), "duration": last["duration"],
+            "run_id": last["run_id"], "code_version": last["code_version"],
+            "data_version": last["data_version"], "metadata": last["metadata"],
+            "uri": last["uri"],
         }
+    out["history"] = [{"ts": _epoch(m["time"]), "duration": m["duration"],
+                       "rows": m["metadata"].get("rows"), "run_id": m["run_id"]}
+                      for m in view["history"]]
+    out["preview"] = _preview(session, name) if last is not None else None
     return out
+
+
+HISTORY = 5
+PREVIEW_ROWS = 5
+PREVIEW_CHARS = 1500
+
+
+def _preview(session: Any, name: str) -> dict[str, Any] | None:
+    """A look at the stored value: first rows and schema for a DataFrame, else its repr."""
+    try:
+        value = session.load(name)
+    except Exception as exc:  # noqa: BLE001 - a value that cannot be loaded says why
+        return {"kind": "error", "text": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    columns = getattr(value, "columns", None)
+    if columns is not None and hasattr(value, "head") and hasattr(value, "dtypes"):
+        head = value.head(PREVIEW_ROWS)
+        return {"kind": "table", "shape": list(getattr(value, "shape", ())),
+                "columns": [str(c) for c in columns],
+                "dtypes": [str(t) for t in value.dtypes],
+                "rows": [[json_safe(v) for v in row] for row in head.itertuples(index=False)]}
+    text = repr(value)
+    if len(text) > PREVIEW_CHARS:
+        text = text[:PREVIEW_CHARS] + "…"
+    return {"kind": "repr", "type": type(value).__name__, "text": text}
+
+
+def _epoch(ts: Any) -> float | None:
+    if ts is None:
+        return None
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    return ts.timestamp() if isinstance(ts, datetime) else float(ts)
 
 
 def summarize(result: Any) -> str:
@@ -325,22 +379,11 @@ def summarize(result: Any) -> str:
     return f"Run {getattr(result, 'run_id', '?')}: {parts}."
 
 
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """Metadata as JSON: numbers, strings, lists and dicts; anything else as its text."""
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if depth < 4 and isinstance(value, Mapping):
-        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
-    if depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v, depth + 1) for v in value]
-    return str(value)
-
-
 def _iso(ts: Any) -> str | None:
     if ts is None:
         return None
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
     if isinstance(ts, datetime):
         return ts.isoformat(timespec="seconds")
     return datetime.fromtimestamp(float(ts)).astimezone().isoformat(timespec="seconds")

@@ -37,8 +37,7 @@ def statuses(session: Any) -> dict[str, tuple[str, str | None]]:
 
 def test_cell_asset_runs_binds_and_records(ip: Any, session: Any) -> None:
     run(ip, "%%asset raw\n[3, -1, 4]")
-    value = run(ip, "%%asset clean --group sales --tags owner=ana\nkept = [x for x in raw if x > 0]\nkept")
-    assert value == [3, 4]
+    assert run(ip, "%%asset clean --group sales --tags owner=ana\nkept = [x for x in raw if x > 0]\nkept") is None
     assert ip.user_ns["clean"] == [3, 4]
     graph = session.registry.graph()
     assert graph.upstream["clean"] == ("raw",)
@@ -349,3 +348,27 @@ def test_a_failed_definition_registers_nothing(ip: Any, session: Any, cell: str,
     with pytest.raises(UsageError, match=match):
         run(ip, cell)
     assert session.registry.graph().order == shape
+
+
+def test_an_asset_cells_output_follows_its_value(ip: Any, session: Any, monkeypatch: Any) -> None:
+    """The displayed value is updated in place (a display id) when the asset is rebuilt."""
+    shown: list[tuple[str, Any]] = []
+
+    class Handle:
+        def update(self, value: Any) -> None:
+            shown.append(("update", value))
+
+    def display(value: Any, display_id: bool = False) -> Handle:
+        assert display_id
+        shown.append(("display", value))
+        return Handle()
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    run(ip, "box = [1]")
+    run(ip, "%%asset grows\nlist(box)")
+    run(ip, "box.append(2)")
+    ip.run_line_magic("materialize", "grows --force")
+    assert shown == [("display", [1]), ("update", [1, 2])]
+    assert ip.user_ns["grows"] == [1, 2]

@@ -115,6 +115,25 @@ def session(store_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 @pytest.fixture
+def memory_session(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A Session with its own registry on a new in-memory store (``memory://``), installed as
+    the default session: for engine tests that need no database. Define assets with
+    ``@asset(registry=memory_session.registry)``."""
+    from nbflow.core.registry import Registry
+    from nbflow.session import Session, set_session
+    from nbflow.settings import Settings
+
+    monkeypatch.setenv("NBFLOW_DATABASE_URL", "memory://")
+    s = Session(Settings.resolve(home=home, database_url="memory://"), Registry())
+    old = set_session(s)
+    try:
+        yield s
+    finally:
+        set_session(old)
+        s.close()
+
+
+@pytest.fixture
 def registry(session: "object") -> "object":
     """The session's registry: define assets with ``@asset(registry=registry)``."""
     return session.registry  # type: ignore[attr-defined]

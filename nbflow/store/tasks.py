@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from nbflow.core.tasks import CacheEntry
-from nbflow.errors import NbflowError, ParameterError, RunCancelled
+from nbflow.errors import RunCancelled
+from nbflow.store.base import check_limit
 from nbflow.store.hosts import pid_alive
 from nbflow.store.schema import concurrency_limits, concurrency_slots, task_cache
 
@@ -86,13 +87,7 @@ class TaskTables:
     # ------------------------------------------------------------------ limits
     def set_limit(self, name: str, slots: int | None) -> None:
         """Allow at most ``slots`` running tasks tagged ``name``; ``None`` removes the limit."""
-        if not isinstance(name, str) or not name:
-            raise NbflowError(f"A concurrency limit needs a tag name, got {name!r}.")
-        if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
-            raise ParameterError(
-                f"The limit for tag {name!r} must be a whole number >= 1, got {slots!r}; remove a "
-                f"limit with limit({name!r}, None) or `nbflow limit {name} --remove`.",
-                parameter="slots")
+        check_limit(name, slots)
         with self.store.begin() as conn:
             conn.execute(delete(concurrency_limits).where(concurrency_limits.c.name == name))
             if slots is not None:

@@ -30,7 +30,7 @@ from nbflow.automation.daemon import TickSource
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment
 from nbflow.deployments.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
-from nbflow.deployments.schedule import due_ticks
+from nbflow.core.schedules import due_ticks
 from nbflow.deployments.service import run_values
 from nbflow.errors import NbflowError
 from nbflow.store.hosts import pid_alive

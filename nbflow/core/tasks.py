@@ -4,38 +4,14 @@ from __future__ import annotations
 
 import inspect
 import random as _random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbflow.core.durations import parse_optional_duration
 from nbflow.errors import DefinitionError
 
 CACHE_POLICIES = ("inputs", "inputs+code")
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-
-
-def parse_seconds(value: float | str | None, *, what: str) -> float | None:
-    """Seconds from a number or a text like ``"90"``, ``"30s"``, ``"5m"``, ``"1h"``, ``"2d"``."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise DefinitionError(f"{what} must be seconds or a duration like '1h', got {value!r}.")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if m is None:
-            raise DefinitionError(
-                f"{what} {value!r} is not a duration; use seconds (3600) or a number with "
-                "a unit s, m, h, d or w ('1h', '30m').")
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    if seconds < 0:
-        raise DefinitionError(f"{what} must be >= 0 seconds, got {value!r}.")
-    return seconds
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -177,7 +153,7 @@ def make_task(fn: Callable[..., Any], *, name: str | None = None, retries: int =
         policy = make_retry_policy(retries, retry_delay, backoff, jitter, retry_on)
     except DefinitionError as e:
         raise DefinitionError(f"Task {label!r}: {e}") from None
-    ttl = parse_seconds(cache_ttl, what=f"cache_ttl of task {label!r}")
+    ttl = parse_optional_duration(cache_ttl, what=f"cache_ttl of task {label!r}")
     if ttl is not None and cache is None:
         raise DefinitionError(
             f"Task {label!r} has cache_ttl but no cache policy; add cache='inputs' (or 'inputs+code').")
@@ -212,7 +188,7 @@ def make_flow(fn: Callable[..., Any], *, name: str | None = None, retries: int =
 
 
 def _timeout(value: float | str | None, label: str, what: str) -> float | None:
-    seconds = parse_seconds(value, what=f"timeout of {what} {label!r}")
+    seconds = parse_optional_duration(value, what=f"timeout of {what} {label!r}")
     if seconds is not None and seconds <= 0:
         raise DefinitionError(f"timeout of {what} {label!r} must be more than 0 seconds, got {value!r}.")
     return seconds
@@ -235,4 +211,4 @@ class CacheEntry:
 
 
 __all__ = ["CACHE_POLICIES", "CacheEntry", "FlowSpec", "RetryPolicy", "TaskSpec", "make_flow",
-           "make_retry_policy", "make_task", "parse_seconds"]
+           "make_retry_policy", "make_task"]

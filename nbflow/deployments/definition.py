@@ -19,7 +19,7 @@ from nbflow.deployments.parameters import (
     to_json,
     validate_parameters,
 )
-from nbflow.deployments.schedule import CATCHUP, Schedule, make_schedule
+from nbflow.core.schedules import CATCHUP, Schedule, make_schedule
 from nbflow.errors import DeploymentError, ScheduleError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class Deployment:
         t = self.schedule.next_after(now)
         if t is None:
             return None
-        from nbflow.deployments.schedule import load_zone
+        from nbflow.core.schedules import load_zone
 
         return t.astimezone(load_zone(self.schedule.tz))
 

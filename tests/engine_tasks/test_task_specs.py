@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.core.tasks import RetryPolicy, make_flow, make_retry_policy, make_task, parse_seconds
+from nbflow.core.durations import parse_optional_duration as parse_seconds
+from nbflow.core.tasks import RetryPolicy, make_flow, make_retry_policy, make_task
 from nbflow.errors import DefinitionError
 
 

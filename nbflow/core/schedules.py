@@ -1,21 +1,19 @@
-"""Schedule arithmetic: cron in an IANA zone or a fixed interval, next fire times, due ticks.
+"""Schedules: cron in an IANA zone or a fixed interval; next fire times, due ticks; pure.
 
-Pure functions over timezone-aware datetimes; the clock is always passed in.
-
-Daylight-saving rules for cron (the expression is matched against the zone's wall clock):
-a wall time skipped by a spring-forward change fires once, shifted forward by the gap
-(02:30 on that day fires at 03:30); a wall time that occurs twice at a fall-back change fires
-once, at its first occurrence. Intervals are counted in real elapsed time from the Unix epoch,
-so ``every 15m`` fires at :00, :15, :30, :45 UTC whatever the zone.
+The clock is always passed in. Cron fire times, including daylight-saving changes, follow the
+rules in ``nbflow.core.cron``. Intervals are counted in real elapsed time from the Unix epoch,
+so ``every 15m`` fires at :00, :15, :30, :45 UTC whatever the zone; the shortest interval is
+``MIN_INTERVAL`` (1 second).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from nbflow.core.cron import fire_times, parse_cron
+from nbflow.core.durations import parse_duration
 from nbflow.errors import ScheduleError
 
 UTC = dt.UTC
@@ -23,66 +21,30 @@ CATCHUP = ("none", "latest", "all")
 MISFIRE_GRACE = 60.0
 """With catch-up ``none``, a tick is still run when the scheduler sees it this many seconds late."""
 MAX_CATCHUP = 1000
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
-_ALIASES = {
-    "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
+MIN_INTERVAL = 1.0
+"""The shortest interval schedule, in seconds."""
 
 
 def parse_interval(text: str | float) -> float:
-    """``"15m"`` -> 900.0 seconds; units s, m, h, d."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        m = _INTERVAL.match(str(text))
-        if not m:
-            raise ScheduleError(
-                f"Interval {text!r} is not valid; write a number and a unit "
-                "(s, m, h or d), e.g. 30s, 15m, 2h or 1d."
-            )
-        seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if not seconds > 0:
-        raise ScheduleError(f"Interval {text!r} must be longer than zero, e.g. 15m.")
-    return seconds
+    """``"15m"`` -> 900.0 seconds; at least ``MIN_INTERVAL``; text needs a unit (s, m, h, d, w)."""
+    return parse_duration(text, what="Interval", minimum=MIN_INTERVAL, unit_required=True,
+                          error=ScheduleError)
 
 
 def load_zone(name: str) -> dt.tzinfo:
-    """The IANA zone ``name`` (``Europe/Paris``); a clear error for unknown names."""
+    """The IANA zone ``name`` (``Europe/Paris``); a clear error for empty or unknown names."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    fix = "use an IANA name such as 'Europe/Paris', 'America/New_York' or 'UTC'"
+    if not isinstance(name, str) or not name.strip():
+        raise ScheduleError(f"Time zone {name!r} is empty; {fix} (or leave it out for UTC).")
+    shown = name if len(name) <= 60 else name[:57] + "..."
     try:
-        if not name or name != name.strip() or ".." in name or name.startswith("/"):
+        if name != name.strip() or ".." in name or name.startswith("/") or len(name) > 255:
             raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ScheduleError(
-            f"Time zone {name!r} is unknown; use an IANA name such as 'Europe/Paris', "
-            "'America/New_York' or 'UTC'."
-        ) from None
-
-
-def _check_cron(expr: str) -> str:
-    from croniter import croniter
-
-    text = _ALIASES.get(expr.strip().lower(), expr.strip())
-    fields = text.split()
-    if len(fields) != 5:
-        raise ScheduleError(
-            f"Cron expression {expr!r} is not valid: it has {len(fields)} field(s) but needs "
-            "five (minute hour day-of-month month day-of-week), e.g. '0 6 * * *' for 06:00 daily."
-        )
-    try:
-        croniter(text)
-    except (ValueError, TypeError, KeyError) as exc:  # croniter's errors name the bad field
-        raise ScheduleError(
-            f"Cron expression {expr!r} is not valid ({exc}); e.g. '0 6 * * *' is 06:00 daily "
-            "and '*/15 * * * *' every 15 minutes."
-        ) from None
-    return text
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ScheduleError(f"Time zone {shown!r} is unknown; {fix}.") from None
 
 
 @dataclass(frozen=True)
@@ -101,19 +63,21 @@ class Schedule:
         """The first fire time strictly after ``t`` (aware, UTC), or None for manual."""
         t = _aware(t)
         if self.every is not None:
-            epoch = t.timestamp()
-            k = int(epoch // self.every) + 1
-            nxt = dt.datetime.fromtimestamp(k * self.every, UTC)
-            return nxt if nxt > t else dt.datetime.fromtimestamp((k + 1) * self.every, UTC)
+            try:
+                k = int(t.timestamp() // self.every) + 1
+                nxt = dt.datetime.fromtimestamp(k * self.every, UTC)
+                return nxt if nxt > t else dt.datetime.fromtimestamp((k + 1) * self.every, UTC)
+            except (OverflowError, ValueError, OSError):  # past year 9999
+                return None
         if self.cron is None:
             return None
-        return next(_cron_times(self.cron, load_zone(self.tz), t))
+        return next(fire_times(parse_cron(self.cron), load_zone(self.tz), t), None)
 
     def ticks(self, after: dt.datetime, until: dt.datetime) -> Iterator[dt.datetime]:
         """Fire times in ``(after, until]``, in order."""
         after, until = _aware(after), _aware(until)
         if self.cron is not None:
-            for t in _cron_times(self.cron, load_zone(self.tz), after):
+            for t in fire_times(parse_cron(self.cron), load_zone(self.tz), after):
                 if t > until:
                     return
                 yield t
@@ -146,18 +110,15 @@ def make_schedule(
         raise ScheduleError(
             f"Give only one of cron, every or manual (got {' and '.join(chosen)})."
         )
-    zone = tz or "UTC"
+    zone = "UTC" if tz is None else tz
     load_zone(zone)
     if cron is not None:
-        text = _check_cron(cron)
-        sched = Schedule(cron=text, tz=zone)
-        try:
-            sched.next_after(dt.datetime.now(UTC))
-        except (ValueError, TypeError):  # croniter's "no matching date" for e.g. 30 February
+        sched = Schedule(cron=parse_cron(cron).text, tz=zone)
+        if sched.next_after(dt.datetime.now(UTC)) is None:
             raise ScheduleError(
                 f"Cron expression {cron!r} never fires (no date matches it); check the "
-                "day-of-month and month fields."
-            ) from None
+                "day-of-month, month and day-of-week fields."
+            )
         return sched
     if every is not None:
         if tz not in (None, "UTC"):
@@ -173,24 +134,6 @@ def _aware(t: dt.datetime) -> dt.datetime:
     if t.tzinfo is None:
         raise ScheduleError(f"Time {t.isoformat()} has no time zone; pass an aware datetime.")
     return t.astimezone(UTC)
-
-
-def _cron_times(expr: str, zone: dt.tzinfo, after: dt.datetime) -> Iterator[dt.datetime]:
-    """Fire times strictly after ``after``, increasing, as aware UTC datetimes."""
-    from croniter import croniter
-
-    # Walk the zone's wall clock (naive) and map each match back to UTC. fold=0 picks the first
-    # of two ambiguous instants and shifts a skipped wall time forward by the gap; starting a
-    # few hours early catches a shifted time that lands just after ``after``.
-    wall = after.astimezone(zone).replace(tzinfo=None)
-    it = croniter(expr, wall - dt.timedelta(hours=3))
-    last = after
-    while True:
-        w = it.get_next(dt.datetime)
-        u = w.replace(tzinfo=zone, fold=0).astimezone(UTC)
-        if u > last:
-            last = u
-            yield u
 
 
 def _words_seconds(seconds: float) -> str:
@@ -273,6 +216,6 @@ def due_ticks(
 
 
 __all__ = [
-    "CATCHUP", "MISFIRE_GRACE", "Schedule", "due_ticks", "load_zone", "make_schedule",
-    "parse_interval",
+    "CATCHUP", "MAX_CATCHUP", "MIN_INTERVAL", "MISFIRE_GRACE", "Schedule", "due_ticks",
+    "load_zone", "make_schedule", "parse_interval",
 ]

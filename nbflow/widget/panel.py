@@ -295,6 +295,23 @@ class LineagePanel(anywidget.AnyWidget):
             return
         self.details = describe_asset(self.session, name, self._nodes)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The live widget, plus a static SVG of the graph for places that cannot run it.
+
+        GitHub, nbviewer, a papermill output and the run history show the SVG (the graph and
+        its states when the cell ran); JupyterLab shows the live panel.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict) and self.graph_layout is not None and self._shape and self._shape[0]:
+            data["image/svg+xml"] = render_svg(self.graph_layout, dict(self.states))
+            counts: dict[str, int] = {}
+            for label in self.states.values():
+                counts[label] = counts.get(label, 0) + 1
+            shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+            data["text/plain"] = f"nbflow lineage panel: {len(self._shape[0])} assets ({shown})"
+        return bundle
+
     def close(self) -> None:
         self._closed = True
         unsubscribe = getattr(self, "_unsubscribe", None)

@@ -261,3 +261,29 @@ def test_materialise_this_rebuilds_an_upstream_that_only_failed(chain: Any) -> N
         assert p.states["raw"] == "succeeded" and p.states["clean"] == "succeeded"
     finally:
         p.close()
+
+
+def test_a_saved_panel_carries_a_static_svg_of_the_graph(session: Any) -> None:
+    """GitHub, nbviewer and papermill outputs cannot run the widget: they show the SVG."""
+    import nbflow as nf
+    from nbflow.widget.panel import LineagePanel
+
+    @nf.asset(registry=session.registry)
+    def source() -> int:
+        return 1
+
+    @nf.asset(registry=session.registry)
+    def report(source: int) -> int:
+        return source + 1
+
+    session.materialize("source")
+    p = LineagePanel(session, layout_engine="layered")
+    try:
+        bundle = p._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "application/vnd.jupyter.widget-view+json" in data
+        svg = data["image/svg+xml"]
+        assert svg.startswith("<svg") and ">source<" in svg and ">report<" in svg
+        assert data["text/plain"] == "nbflow lineage panel: 2 assets (1 fresh, 1 missing)"
+    finally:
+        p.close()

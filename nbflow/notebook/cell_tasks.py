@@ -7,7 +7,7 @@ import types
 from typing import Any
 
 from nbflow.core.tasks import make_task
-from nbflow.notebook.cell_assets import CellError
+from nbflow.errors import CellError
 from nbflow.notebook.cells import compile_cell
 
 
@@ -30,7 +30,20 @@ def run_cell_task(name: str, source: str, *, namespace: dict[str, Any], filename
                         require_value=False)
     task = Task(make_task(made.fn, name=name, retries=retries, cache=cache, cache_ttl=cache_ttl,
                           source=source, description="%%task cell"))
-    outcome = task(return_state=True)
+    from nbflow.core.events import EventKind
+    from nbflow.session import get_session
+
+    def show_retry(e: Any) -> None:
+        if e.kind is EventKind.STEP_RETRYING and e.data.get("task") == name:
+            delay = e.data.get("delay")
+            print(f"Attempt {e.data.get('attempt')} of {retries + 1} failed: {e.data.get('error')}; "
+                  f"retrying" + (f" in {delay:g} s." if delay else "."))
+
+    unsubscribe = get_session().hooks.subscribe(show_retry)
+    try:
+        outcome = task(return_state=True)
+    finally:
+        unsubscribe()
     if not outcome.ok:
         error = outcome.error
         if error is None:

@@ -193,7 +193,7 @@ def test_materialize_runs_in_the_background(ip: Any, session: Any) -> None:
             assert not t.is_alive()
 
 
-def test_task_cell_retries_and_is_recorded(ip: Any, session: Any) -> None:
+def test_task_cell_retries_and_is_recorded(ip: Any, session: Any, capsys: Any) -> None:
     run(ip, "calls = []")
     value = run(ip, "%%task fetch --retries 2\ncalls.append(1)\nif len(calls) < 2:\n"
                     "    raise ValueError('flaky')\nlen(calls)")
@@ -201,6 +201,7 @@ def test_task_cell_retries_and_is_recorded(ip: Any, session: Any) -> None:
     last = session.runs(limit=1)[0]
     assert (last.kind, last.name, last.state.value) == ("task", "fetch", "SUCCEEDED")
     assert last.steps[0].attempts == 2
+    assert "Attempt 1 of 3 failed: ValueError: flaky; retrying." in capsys.readouterr().out
 
 
 def test_task_cell_cache_hit_skips_the_body(ip: Any, session: Any) -> None:

@@ -432,8 +432,10 @@ class SqlStore:
         return self._run_record(row, steps.get(run_id, ()))
 
     def find_run_ids(self, prefix: str) -> list[str]:
+        # autoescape: '%' and '_' in the prefix are literal characters, not LIKE wildcards
         with self.connect() as conn:
-            return list(conn.execute(select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%"))
+            return list(conn.execute(select(runs.c.run_id)
+                                     .where(runs.c.run_id.startswith(prefix, autoescape=True))
                                      .limit(5)).scalars())
 
     def events(self, run_id: str) -> list[Event]:

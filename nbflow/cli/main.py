@@ -23,6 +23,7 @@ _COMMAND_MODULES = [
     "nbflow.cli.assets",
     "nbflow.cli.daemon",
     "nbflow.cli.deploy",
+    "nbflow.cli.schedule",
     "nbflow.cli.tasks",
 ]
 

@@ -6,6 +6,7 @@ The oracle property tests (cronsim, croniter) are in test_schedules_oracles.py.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -163,3 +164,34 @@ def test_due_ticks_refuses_unknown_catchup(bad):
 def test_naive_times_are_refused():
     with pytest.raises(ScheduleError, match="no time zone"):
         HOURLY.next_after(dt.datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"cron": "R R * * *"}, "random field 'R', which nbflow does not support"),
+    ({"cron": "H * * * *"}, "hashed field"),
+    ({"cron": "@reboot"}, "'@reboot' is not supported: nbflow's scheduler fires on clock times"),
+    ({"cron": "0 6 * * *", "tz": ""}, "Time zone '' is empty"),
+    ({"cron": "0 6 * * *", "tz": "A" * 300}, "is unknown; use an IANA name"),
+    ({"every": "0.0000001s"}, "Interval must be at least 1 seconds"),
+    ({"every": "99999999999999999999d"}, "longer than 100 years"),
+    ({"every": 1e-7}, "at least 1 seconds"),
+])
+def test_issue_10_inputs_are_refused_before_anything_is_stored(kwargs, message):
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        make_schedule(**kwargs)
+
+
+@pytest.mark.parametrize("cron,tz,start,expected", [
+    # Vixie: a *-prefixed day-of-month does not restrict, so this is the first Monday
+    ("0 0 */100,1-7 * MON", "UTC", utc(2026, 1, 1), [utc(2026, 1, 5), utc(2026, 2, 2)]),
+    # every minute through the repeated hour: no 61-minute gap
+    ("* * * * *", "Europe/Paris", utc(2026, 10, 25, 0, 59), [utc(2026, 10, 25, 1, 0)]),
+    # a fixed time in the spring-forward gap fires at its end (04:00 EEST), not at 04:15
+    ("15 3 * * *", "Europe/Athens", utc(2026, 3, 28, 12), [utc(2026, 3, 29, 1, 0)]),
+    # */30 in Athens when clocks go back: real time, every 30 minutes, 04:00 once
+    ("*/30 * * * *", "Europe/Athens", utc(2026, 10, 25, 0, 10),
+     [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 0), utc(2026, 10, 25, 1, 30),
+      utc(2026, 10, 25, 2, 0)]),
+])
+def test_issue_10_cron_cases(cron, tz, start, expected):
+    assert list(make_schedule(cron=cron, tz=tz).ticks(start, expected[-1])) == expected

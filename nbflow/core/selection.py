@@ -279,6 +279,8 @@ def _selector(text: str, start: int, word: str, i: int) -> _Token:
             did = f"; use {known}"
         raise _Syntax(start, f"unknown selector '{word}:'{did}")
     at = i + 1 if i < len(text) and text[i] in "'\"" else i
+    if word in ("tag", "kind", "owner") and text.startswith("<null>", i):
+        raise _Syntax(i, f"'<null>' is Dagster's; write 'not {word}:*' for the assets without any {word}")
     if word != "tag":
         what = {"key": "an asset name", "group": "a group name", "kind": "a kind"}.get(word, "an owner")
         value, i = _value(text, i, stop="", what=f"{what} after '{word}:'")

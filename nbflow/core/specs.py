@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbflow.core.retry import MAX_DELAY, RetryOnArg, RetryPolicy, make_retry_policy
 from nbflow.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class AssetSpec:
     io: str = "pickle"
     description: str | None = None
     checks: tuple[CheckSpec, ...] = ()
-    retries: int = 0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    """How a failed step is retried (attempts, delays, backoff, jitter, ``retry_on``)."""
     source: str | None = None
     """Source text for the code version when ``fn`` has none on disk (a notebook cell)."""
     kind: str = "function"
@@ -98,7 +100,10 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
                group: str | None = None, tags: Mapping[str, str] | None = None,
                metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
                io: str = "pickle", description: str | None = None,
-               checks: Sequence[CheckSpec] = (), retries: int = 0, source: str | None = None,
+               checks: Sequence[CheckSpec] = (), retries: int = 0,
+               retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
+               jitter: float = 0.0, retry_on: RetryOnArg = (Exception,),
+               max_delay: float = MAX_DELAY, source: str | None = None,
                kind: str = "function", kinds: Sequence[str] = (),
                owners: Sequence[str] = ()) -> AssetSpec:
     """Build an ``AssetSpec`` from a function, validating the arguments."""
@@ -119,8 +124,10 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
             raise DefinitionError(f"deps of asset {label!r} must be asset names or assets, got {d!r}.")
     if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise DefinitionError(f"Tags of asset {label!r} must map strings to strings, got {dict(tags)!r}.")
-    if not isinstance(retries, int) or retries < 0:
-        raise DefinitionError(f"retries of asset {label!r} must be a whole number >= 0, got {retries!r}.")
+    try:
+        retry = make_retry_policy(retries, retry_delay, backoff, jitter, retry_on, max_delay)
+    except DefinitionError as e:
+        raise DefinitionError(f"Asset {label!r}: {e}") from None
     kinds, owners = _labels(label, "kinds", kinds), _labels(label, "owners", owners)
     for owner in owners:
         if not _is_owner(owner):
@@ -135,7 +142,7 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
         tags=dict(tags or {}), metadata=dict(metadata or {}),
         code_version=None if code_version is None else str(code_version), io=io,
         description=description if description is not None else inspect.getdoc(fn),
-        checks=tuple(checks), retries=retries, source=source, kind=kind, kinds=kinds, owners=owners)
+        checks=tuple(checks), retry=retry, source=source, kind=kind, kinds=kinds, owners=owners)
 
 
 def _labels(label: str, what: str, values: Sequence[str]) -> tuple[str, ...]:
@@ -164,12 +171,16 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
           group: str | None = None, tags: Mapping[str, str] | None = None,
           metadata: Mapping[str, Any] | None = None, code_version: str | None = None,
           io: str = "pickle", description: str | None = None, checks: Sequence[CheckSpec] = (),
-          retries: int = 0, kinds: Sequence[str] = (), owners: Sequence[str] = (),
+          retries: int = 0, retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
+          jitter: float = 0.0, retry_on: RetryOnArg = (Exception,), max_delay: float = MAX_DELAY,
+          kinds: Sequence[str] = (), owners: Sequence[str] = (),
           registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
     Upstream assets come from the parameter names; ``deps`` adds upstream names whose values
     are not loaded. Defining the same name again replaces the earlier definition.
+    ``retries``, ``retry_delay``, ``backoff``, ``jitter``, ``retry_on`` and ``max_delay`` form
+    the step's retry policy, as for tasks.
     """
 
     def wrap(f: Callable[..., Any]) -> AssetSpec:
@@ -177,7 +188,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
 
         spec = make_asset(f, name=name, deps=deps, group=group, tags=tags, metadata=metadata,
                           code_version=code_version, io=io, description=description,
-                          checks=checks, retries=retries, kinds=kinds, owners=owners)
+                          checks=checks, retries=retries, retry_delay=retry_delay,
+                          backoff=backoff, jitter=jitter, retry_on=retry_on, max_delay=max_delay,
+                          kinds=kinds, owners=owners)
         (registry if registry is not None else default_registry()).add(spec)
         return spec
 

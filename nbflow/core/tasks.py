@@ -1,84 +1,18 @@
-"""Task and flow specs, and the retry policy arithmetic (delays, backoff, jitter); pure."""
+"""Task and flow specs and the decorator arguments that build them (validated); pure."""
 
 from __future__ import annotations
 
 import inspect
-import random as _random
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbflow.core.durations import parse_optional_duration
+from nbflow.core.retry import MAX_DELAY, RetryOnArg, RetryPolicy, make_retry_policy
 from nbflow.errors import DefinitionError
 
 CACHE_POLICIES = ("inputs", "inputs+code")
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a failing call is tried again and how long to wait before each retry.
-
-    ``retry_delay`` is seconds (multiplied by ``backoff ** (n - 1)`` before retry ``n``) or a
-    sequence with one delay per retry (its last entry repeats). ``jitter`` spreads each delay
-    uniformly over ``delay * (1 ± jitter)`` so many retrying callers do not wake together.
-    """
-
-    retries: int = 0
-    retry_delay: float | tuple[float, ...] = 0.0
-    backoff: float = 1.0
-    jitter: float = 0.0
-    retry_on: tuple[type[BaseException], ...] = (Exception,)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise DefinitionError(f"retries must be a whole number >= 0, got {self.retries!r}.")
-        delays = self.retry_delay if isinstance(self.retry_delay, tuple) else (self.retry_delay,)
-        if not delays or any(isinstance(d, bool) or not isinstance(d, (int, float)) or d < 0
-                             for d in delays):
-            raise DefinitionError(
-                f"retry_delay must be seconds >= 0 or a non-empty list of them, got {self.retry_delay!r}.")
-        if isinstance(self.backoff, bool) or not isinstance(self.backoff, (int, float)) \
-                or self.backoff < 1.0:
-            raise DefinitionError(f"backoff must be a number >= 1.0 (1.0: constant delay), got {self.backoff!r}.")
-        if isinstance(self.jitter, bool) or not isinstance(self.jitter, (int, float)) \
-                or not 0.0 <= self.jitter <= 1.0:
-            raise DefinitionError(f"jitter must be a fraction between 0.0 and 1.0, got {self.jitter!r}.")
-        if not self.retry_on or not all(
-                isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
-            raise DefinitionError(
-                f"retry_on must be exception classes such as (ConnectionError,), got {self.retry_on!r}.")
-
-    def should_retry(self, error: BaseException, attempt: int) -> bool:
-        """Whether attempt ``attempt`` (1-based) that raised ``error`` gets another try."""
-        return attempt <= self.retries and isinstance(error, self.retry_on)
-
-    def delay(self, attempt: int, random: Callable[[], float] = _random.random) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one.
-
-        ``random`` returns a float in [0, 1); tests pass a fixed one.
-        """
-        if isinstance(self.retry_delay, tuple):
-            base = float(self.retry_delay[min(attempt, len(self.retry_delay)) - 1])
-        else:
-            base = float(self.retry_delay) * self.backoff ** (attempt - 1)
-        if self.jitter:
-            base *= 1.0 + self.jitter * (2.0 * random() - 1.0)
-        return max(base, 0.0)
-
-
-def make_retry_policy(retries: int = 0, retry_delay: float | Sequence[float] = 0.0,
-                      backoff: float = 1.0, jitter: float = 0.0,
-                      retry_on: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
-                      ) -> RetryPolicy:
-    """A ``RetryPolicy`` from decorator arguments (lists become tuples, one class a 1-tuple)."""
-    delay: float | tuple[float, ...]
-    if isinstance(retry_delay, (list, tuple)):
-        delay = tuple(retry_delay)
-    else:
-        delay = retry_delay  # type: ignore[assignment]
-    on = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
-    return RetryPolicy(retries=retries, retry_delay=delay, backoff=backoff, jitter=jitter,
-                       retry_on=on)
-
 
 @dataclass(frozen=True, eq=False)
 class TaskSpec:
@@ -134,8 +68,8 @@ def _label(fn: Callable[..., Any], name: str | None, what: str) -> str:
 def make_task(fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
               retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
               jitter: float = 0.0,
-              retry_on: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
-              timeout: float | str | None = None, cache: str | Callable[..., Any] | None = None,
+              retry_on: RetryOnArg = (Exception,),
+              max_delay: float = MAX_DELAY, timeout: float | str | None = None, cache: str | Callable[..., Any] | None = None,
               cache_ttl: float | str | None = None, refresh_cache: bool = False,
               persist: bool = False, tags: Sequence[str] = (), description: str | None = None,
               source: str | None = None) -> TaskSpec:
@@ -150,7 +84,7 @@ def make_task(fn: Callable[..., Any], *, name: str | None = None, retries: int =
     if not all(isinstance(t, str) and t for t in tags):
         raise DefinitionError(f"tags of task {label!r} must be non-empty strings, got {tags!r}.")
     try:
-        policy = make_retry_policy(retries, retry_delay, backoff, jitter, retry_on)
+        policy = make_retry_policy(retries, retry_delay, backoff, jitter, retry_on, max_delay)
     except DefinitionError as e:
         raise DefinitionError(f"Task {label!r}: {e}") from None
     ttl = parse_optional_duration(cache_ttl, what=f"cache_ttl of task {label!r}")
@@ -189,6 +123,10 @@ def make_flow(fn: Callable[..., Any], *, name: str | None = None, retries: int =
 
 def _timeout(value: float | str | None, label: str, what: str) -> float | None:
     seconds = parse_optional_duration(value, what=f"timeout of {what} {label!r}")
+    if seconds is not None and not math.isfinite(seconds):
+        raise DefinitionError(
+            f"timeout of {what} {label!r} must be a finite number of seconds, got {value!r}; "
+            "leave it out (None) for no timeout.")
     if seconds is not None and seconds <= 0:
         raise DefinitionError(f"timeout of {what} {label!r} must be more than 0 seconds, got {value!r}.")
     return seconds
@@ -210,5 +148,4 @@ class CacheEntry:
         return self.expires_at is None or now < self.expires_at
 
 
-__all__ = ["CACHE_POLICIES", "CacheEntry", "FlowSpec", "RetryPolicy", "TaskSpec", "make_flow",
-           "make_retry_policy", "make_task"]
+__all__ = ["CACHE_POLICIES", "CacheEntry", "FlowSpec", "TaskSpec", "make_flow", "make_task"]

@@ -7,20 +7,18 @@ by name in the run store (deploying an existing name updates it).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbflow.deployments.parameters import (
-    from_json,
-    read_parameters,
-    to_json,
-    validate_parameters,
-)
+from nbflow.core.codec import dumps, loads, preview
+from nbflow.core.retry import MAX_DELAY, RetryPolicy
 from nbflow.core.schedules import CATCHUP, Schedule, make_schedule
-from nbflow.errors import DeploymentError, ScheduleError
+from nbflow.deployments.parameters import read_parameters, validate_parameters
+from nbflow.errors import DefinitionError, DeploymentError, ScheduleError
 
 if TYPE_CHECKING:
     from nbflow.store.deployments import DeploymentRow
@@ -39,18 +37,28 @@ class Deployment:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     catchup: str = "latest"
     max_concurrency: int | None = None
-    retries: int = 0
-    retry_delay: float = 10.0
+    retry: RetryPolicy = field(default_factory=lambda: deployment_retry(0, 10.0))
     timeout: float | None = None
     kernel: str | None = None
     executor: str = "local"
     html: bool = False
     paused: bool = False
 
+    @property
+    def retries(self) -> int:
+        """Retries of a failed run (the policy's ``retries``)."""
+        return self.retry.retries
+
+    @property
+    def retry_delay(self) -> float:
+        """Seconds between attempts (the policy's ``retry_delay``)."""
+        delay = self.retry.retry_delay
+        return float(delay[0] if isinstance(delay, tuple) else delay)
+
     def to_spec(self) -> dict[str, Any]:
         """The JSON stored in the ``deployments.spec`` column."""
         return {
-            "schedule": self.schedule.to_dict(), "parameters": to_json(dict(self.parameters)),
+            "schedule": self.schedule.to_dict(), "parameters": dumps(dict(self.parameters)),
             "catchup": self.catchup, "max_concurrency": self.max_concurrency,
             "retries": self.retries, "retry_delay": self.retry_delay, "timeout": self.timeout,
             "kernel": self.kernel, "executor": self.executor, "html": self.html,
@@ -64,9 +72,9 @@ class Deployment:
             name=row.name, notebook=row.notebook,
             schedule=Schedule(cron=sched.get("cron"), every=sched.get("every"),
                               tz=sched.get("tz") or "UTC"),
-            parameters=from_json(spec.get("parameters") or "{}"),
+            parameters=loads(spec.get("parameters") or "{}"),
             catchup=spec.get("catchup", "latest"), max_concurrency=spec.get("max_concurrency"),
-            retries=int(spec.get("retries") or 0), retry_delay=float(spec.get("retry_delay") or 0),
+            retry=_stored_retry(spec),
             timeout=spec.get("timeout"), kernel=spec.get("kernel"),
             executor=spec.get("executor") or "local", html=bool(spec.get("html")),
             paused=row.paused,
@@ -85,16 +93,33 @@ class Deployment:
         return t.astimezone(load_zone(self.schedule.tz))
 
 
+def deployment_retry(retries: int, retry_delay: float) -> RetryPolicy:
+    """The retry policy of a deployment's runs: ``retries`` more attempts, ``retry_delay`` apart.
+
+    A deployment may wait longer than the policy's default cap (an hour) between attempts.
+    """
+    try:
+        return RetryPolicy(retries=retries, retry_delay=retry_delay,
+                           max_delay=max(MAX_DELAY, retry_delay) if _finite(retry_delay) else MAX_DELAY)
+    except DefinitionError as e:
+        raise DeploymentError(f"Deployment setting {e}") from None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _stored_retry(spec: Mapping[str, Any]) -> RetryPolicy:
+    """The policy of a stored deployment; a value an older nbflow let through gets the default."""
+    try:
+        return deployment_retry(int(spec.get("retries") or 0), float(spec.get("retry_delay") or 0))
+    except (DeploymentError, TypeError, ValueError):
+        return deployment_retry(0, 10.0)
+
+
 def plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as plain JSON for the run record (dates as ISO text)."""
-    import json
-
-    def default(o: Any) -> Any:
-        if isinstance(o, (dt.date, dt.datetime)):
-            return o.isoformat()
-        return str(o)
-
-    return json.loads(json.dumps(dict(values), default=default))
+    """Parameters as the run record shows them (dates as ISO text; see ``codec.preview``)."""
+    return preview(dict(values), full=True)
 
 
 def check_name(name: str) -> str:
@@ -134,11 +159,11 @@ def check_kernel(kernel: str | None) -> None:
 def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
     if value is None:
         return
-    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-        or (value == 0 and not allow_zero)
+    bad = not _finite(value) or value < 0 or (value == 0 and not allow_zero)
     if bad:
         need = "zero or more" if allow_zero else "greater than zero"
-        raise DeploymentError(f"Deployment setting {name} must be a number {need}, got {value!r}.")
+        raise DeploymentError(
+            f"Deployment setting {name} must be a finite number {need}, got {value!r}.")
 
 
 def build(
@@ -182,6 +207,7 @@ def build(
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise DeploymentError(f"retries must be a whole number of zero or more, got {retries!r}.")
     _positive("retry_delay", retry_delay, allow_zero=True)
+    retry = deployment_retry(retries, float(retry_delay))
     _positive("timeout", timeout)
     executor = check_executor(executor)
     if executor == "local":
@@ -189,9 +215,10 @@ def build(
     declared = read_parameters(path)
     values = validate_parameters(declared, dict(parameters or {}), notebook=path.name)
     return Deployment(name=name, notebook=str(path), schedule=schedule, parameters=values,
-                      catchup=catchup, max_concurrency=max_concurrency, retries=retries,
-                      retry_delay=float(retry_delay), timeout=None if timeout is None else float(timeout),
+                      catchup=catchup, max_concurrency=max_concurrency, retry=retry,
+                      timeout=None if timeout is None else float(timeout),
                       kernel=kernel, executor=executor, html=html)
 
 
-__all__ = ["Deployment", "build", "check_executor", "check_kernel", "check_name", "plain"]
+__all__ = ["Deployment", "build", "check_executor", "check_kernel", "check_name", "deployment_retry",
+           "plain"]

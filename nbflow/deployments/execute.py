@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbflow.deployments.parameters import (
-    INJECTED_TAG,
-    find_parameters_cell,
-    injected_source,
-    to_json,
-)
+from nbflow.core.codec import dumps
+from nbflow.deployments.parameters import INJECTED_TAG, find_parameters_cell, injected_source
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ def prepare_notebook(nb: Any, values: Mapping[str, Any]) -> tuple[Any, int | Non
     cell = nbformat.v4.new_code_cell(source=injected_source(values))
     cell.metadata["tags"] = [INJECTED_TAG]
     nb.cells.insert(at, cell)
-    nb.metadata.setdefault("nbflow", {})["parameters"] = to_json(dict(values))
+    nb.metadata.setdefault("nbflow", {})["parameters"] = dumps(dict(values))
     return nb, at
 
 

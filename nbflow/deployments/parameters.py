@@ -2,7 +2,7 @@
 
 Pure functions over the notebook's JSON (stdlib only): no kernel is started here, so bad input
 is refused before any run begins. Values are later handed to the kernel as data (see
-``encode_values``), never as code.
+``encode_values``, the codec's exact JSON in base64), never as code.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import base64
 import datetime as dt
 import difflib
 import json
-import math
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbflow.core.codec import decoder_source, dumps
 from nbflow.errors import ParameterError
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 TYPES = ("str", "int", "float", "bool", "list", "dict", "date", "datetime", "any")
-_TYPE_KEY = "__nbflow_type__"
 
 _ANNOTATIONS = {
     "str": "str", "int": "int", "float": "float", "bool": "bool",
@@ -64,6 +64,10 @@ def load_notebook_json(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
         raise ParameterError(f"Notebook '{p}' is not a Jupyter notebook (it has no cells).")
+    bad = next((i for i, c in enumerate(doc["cells"]) if not isinstance(c, dict)), None)
+    if bad is not None:
+        raise ParameterError(f"Notebook '{p}' is not a Jupyter notebook (cell {bad} is not an "
+                             "object); open and save it in Jupyter first.")
     return doc
 
 
@@ -328,7 +332,7 @@ def validate_parameters(
 
 def _check_encodable(name: str, value: Any) -> None:
     try:
-        to_json(value)
+        dumps(value)
     except (TypeError, ValueError):
         raise ParameterError(
             f"Parameter '{name}' holds a value that cannot be passed to a notebook "
@@ -337,64 +341,24 @@ def _check_encodable(name: str, value: Any) -> None:
         ) from None
 
 
-def _tag(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {_TYPE_KEY: "datetime", "value": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {_TYPE_KEY: "date", "value": value.isoformat()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return {_TYPE_KEY: "float", "value": repr(value)}
-    if isinstance(value, dict):
-        return {str(k): _tag(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_tag(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _untag(obj: dict[str, Any]) -> Any:
-    kind = obj.get(_TYPE_KEY)
-    if kind == "datetime":
-        return dt.datetime.fromisoformat(obj["value"])
-    if kind == "date":
-        return dt.date.fromisoformat(obj["value"])
-    if kind == "float":
-        return float(obj["value"])
-    return obj
-
-
-def to_json(values: Any) -> str:
-    """JSON text with dates tagged; the form stored in the run store and sent to kernels."""
-    return json.dumps(_tag(values), ensure_ascii=True, allow_nan=False, sort_keys=True)
-
-
-def from_json(text: str) -> Any:
-    return json.loads(text, object_hook=_untag)
-
-
 def encode_values(values: Mapping[str, Any]) -> str:
-    """Base64 of ``to_json(values)``: only [A-Za-z0-9+/=], so it can sit in a code cell safely."""
-    return base64.b64encode(to_json(dict(values)).encode("ascii")).decode("ascii")
+    """Base64 of ``codec.dumps(values)``: only [A-Za-z0-9+/=], so it can sit in a code cell safely."""
+    return base64.b64encode(dumps(dict(values)).encode("ascii")).decode("ascii")
 
 
 def injected_source(values: Mapping[str, Any]) -> str:
-    """The code of the injected cell: it only decodes a base64 JSON payload into globals."""
+    """The code of the injected cell: it only decodes a base64 JSON payload into globals.
+
+    The decoder is the codec's own ``loads`` (its source, so the kernel needs no nbflow).
+    """
     payload = encode_values(values)
+    decoder = textwrap.indent(decoder_source("loads"), "    ")
     return (
         "# Parameters injected by nbflow: decoded from data, never pasted as code.\n"
         "def _nbflow_parameters(payload):\n"
-        "    import base64, datetime, json\n"
-        "    def untag(o):\n"
-        f"        kind = o.get({_TYPE_KEY!r})\n"
-        "        if kind == 'datetime':\n"
-        "            return datetime.datetime.fromisoformat(o['value'])\n"
-        "        if kind == 'date':\n"
-        "            return datetime.date.fromisoformat(o['value'])\n"
-        "        if kind == 'float':\n"
-        "            return float(o['value'])\n"
-        "        return o\n"
-        "    return json.loads(base64.b64decode(payload).decode('ascii'), object_hook=untag)\n"
+        "    import base64\n"
+        f"{decoder}"
+        "    return loads(base64.b64decode(payload).decode('ascii'))\n"
         f"globals().update(_nbflow_parameters('{payload}'))\n"
         "del _nbflow_parameters\n"
     )
@@ -402,6 +366,6 @@ def injected_source(values: Mapping[str, Any]) -> str:
 
 __all__ = [
     "INJECTED_TAG", "PARAMETERS_TAG", "Parameter", "coerce_value", "encode_values",
-    "find_parameters_cell", "from_json", "injected_source", "load_notebook_json",
-    "parse_assignments", "parse_text", "read_parameters", "to_json", "validate_parameters",
+    "find_parameters_cell", "injected_source", "load_notebook_json",
+    "parse_assignments", "parse_text", "read_parameters", "validate_parameters",
 ]

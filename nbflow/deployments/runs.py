@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
 from nbflow.deployments.execute import ExecutionRequest, ExecutionResult, execute_notebook
+from nbflow.engine.retry import Clock, attempt_loop
+from nbflow.errors import RunCancelled
 
 if TYPE_CHECKING:
     from nbflow.core.records import RunRecord
@@ -91,6 +92,14 @@ def executor_for(dep: Deployment) -> Execute:
     return local_execute if dep.executor == "local" else dask_execute(dep.executor)
 
 
+class _FailedAttempt(Exception):
+    """One attempt of a deployment run failed; carries its result to the attempt loop."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
 def execute_claimed(
     session: Session,
     ds: DeploymentStore,
@@ -101,9 +110,13 @@ def execute_claimed(
     cancel: threading.Event | None = None,
     execute: Execute | None = None,
     scheduled_at: float | None = None,
-    sleep: Callable[[float], bool] | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> RunRecord:
-    """Run a taken (RUNNING) run to its end and return its record; never raises for a failure."""
+    """Run a taken (RUNNING) run to its end and return its record; never raises for a failure.
+
+    Attempts follow the deployment's retry policy through the same attempt loop as tasks;
+    each failed attempt keeps its notebook (``<run id>.attemptN.ipynb``) and logs a warning.
+    """
     from nbflow.deployments.definition import plain
 
     execute = execute or executor_for(dep)
@@ -111,35 +124,43 @@ def execute_claimed(
     session.emit(Event(EventKind.RUN_STARTED, run_id, data={
         "kind": "deployment", "name": dep.name, "deployment": dep.name,
         "scheduled_at": scheduled_at, "parameters": plain(values), "output_path": str(out)}))
-    wait = sleep or (lambda seconds: _wait(cancel, seconds))
-    result: ExecutionResult | None = None
     attempt = 1
+
+    def run_once(n: int) -> ExecutionResult:
+        request = ExecutionRequest(
+            notebook=dep.notebook, output_path=str(out), parameters=dict(values),
+            env=kernel_env(session, dep, run_id), kernel=dep.kernel, timeout=dep.timeout,
+            html=dep.html)
+        try:
+            result = execute(request, cancel)
+        except Exception as exc:  # noqa: BLE001 - e.g. the Dask scheduler is unreachable
+            result = ExecutionResult(False, str(out), 0.0,
+                                     f"The notebook could not be started: {type(exc).__name__}: {exc}",
+                                     None, type(exc).__name__, str(exc))
+        if result.ok or result.cancelled:
+            return result
+        raise _FailedAttempt(result)
+
+    def on_retry(n: int, error: BaseException, delay: float) -> None:
+        nonlocal attempt
+        if out.exists():  # keep every attempt's notebook
+            out.replace(out.with_name(f"{run_id}.attempt{n}.ipynb"))
+        session.emit(Event(EventKind.LOG, run_id, data={
+            "level": "warning", "attempt": n, "error": str(error),
+            "message": f"Attempt {n} failed ({error}); retrying in {delay:g} s."}))
+        attempt = n + 1
+        ds.set_attempt(run_id, attempt)
+
+    clock = Clock(sleep=sleep) if sleep is not None else Clock()
     try:
-        while True:
-            request = ExecutionRequest(
-                notebook=dep.notebook, output_path=str(out), parameters=dict(values),
-                env=kernel_env(session, dep, run_id), kernel=dep.kernel, timeout=dep.timeout,
-                html=dep.html)
-            try:
-                result = execute(request, cancel)
-            except Exception as exc:  # noqa: BLE001 - e.g. the Dask scheduler is unreachable
-                result = ExecutionResult(False, str(out), 0.0,
-                                         f"The notebook could not be started: {type(exc).__name__}: {exc}",
-                                         None, type(exc).__name__, str(exc))
-            if result.ok or result.cancelled or attempt > dep.retries:
-                break
-            if out.exists():  # keep every attempt's notebook
-                out.replace(out.with_name(f"{run_id}.attempt{attempt}.ipynb"))
-            session.emit(Event(EventKind.LOG, run_id, data={
-                "level": "warning", "attempt": attempt, "error": result.error,
-                "message": f"Attempt {attempt} failed ({result.error}); retrying in "
-                           f"{dep.retry_delay:g} s."}))
-            attempt += 1
-            ds.set_attempt(run_id, attempt)
-            if wait(dep.retry_delay):
-                result = ExecutionResult(False, str(out), 0.0, "The run was cancelled between attempts.",
-                                         None, "RunCancelled", "cancelled", cancelled=True)
-                break
+        try:
+            result, attempt = attempt_loop(run_once, dep.retry, on_retry=on_retry, clock=clock,
+                                           cancel=cancel)
+        except _FailedAttempt as failed:
+            result = failed.result
+        except RunCancelled:
+            result = ExecutionResult(False, str(out), 0.0, "The run was cancelled between attempts.",
+                                     None, "RunCancelled", "cancelled", cancelled=True)
     except BaseException as exc:
         session.emit(Event(EventKind.RUN_FINISHED, run_id, state=State.CANCELLED,
                            data={"error": f"{type(exc).__name__}: {exc}", "output_path": str(out)}))
@@ -152,14 +173,6 @@ def execute_claimed(
         "duration": result.duration, "timed_out": result.timed_out, "html_path": result.html_path}))
     session.store.flush()
     return session.get_run(run_id)
-
-
-def _wait(cancel: threading.Event | None, seconds: float) -> bool:
-    """Sleep ``seconds``; True when ``cancel`` was set meanwhile."""
-    if cancel is None:
-        time.sleep(seconds)
-        return False
-    return cancel.wait(seconds)
 
 
 def failure(session: Session, run_id: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Asset runner: decide fresh or stale per step, run the stale ones on an executor, emit events."""
+"""Asset runner: skip up-to-date steps, run the others on an executor with retries, emit events."""
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import traceback
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbflow.core.events import Event, EventKind
+from nbflow.core.freshness import stale_reason
 from nbflow.core.graph import Graph
 from nbflow.core.records import MaterializationRecord
 from nbflow.core.specs import AssetSpec
@@ -40,12 +42,27 @@ class StepOutput:
 
 
 class StepFailure(Exception):
-    """Raised in a worker: carries the message and the user's traceback as text."""
+    """Raised in a worker: the message, the user's traceback as text, and the error itself.
 
-    def __init__(self, message: str, tb: str) -> None:
+    ``error`` (what ``retry_on`` is asked about) is dropped when it cannot be pickled, so a
+    failure still travels back from a process or Dask worker.
+    """
+
+    def __init__(self, message: str, tb: str, error: BaseException | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.traceback = tb
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import pickle
+
+        try:
+            pickle.dumps(self.error)
+            error = self.error
+        except Exception:  # noqa: BLE001 - any pickling failure: send the text only
+            error = None
+        return (StepFailure, (self.message, self.traceback, error))
 
 
 def _user_traceback(exc: BaseException, fn: Callable[..., Any]) -> str:
@@ -73,7 +90,8 @@ def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
     try:
         value = spec.fn(**args)
     except Exception as exc:
-        raise StepFailure(f"{type(exc).__name__}: {exc}", _user_traceback(exc, spec.fn)) from None
+        raise StepFailure(f"{type(exc).__name__}: {exc}", _user_traceback(exc, spec.fn),
+                          exc) from None
     try:
         stored = io_manager(spec.io, base).store(spec.name, value)
     except Exception as exc:
@@ -106,9 +124,12 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
                keep: frozenset[str] = frozenset(), remote: bool = False) -> AssetRun:
     """Run ``selected`` (topologically sorted) and emit every step's events.
 
-    Fresh assets become CACHED without a call (unless ``force``). A failure skips everything
-    downstream of it; independent branches go on. ``cancel`` stops new steps from starting.
-    ``keep`` names values to keep in memory for the caller; others are dropped once used.
+    Up-to-date assets (``core.freshness.stale_reason``) become CACHED without a call (unless
+    ``force``). A failed step is retried by its ``spec.retry`` policy: STEP_RETRYING carries
+    the delay, and the step waits in a timed queue while other steps keep running. A failure
+    skips everything downstream of it; independent branches go on. ``cancel`` stops new steps
+    from starting (and steps waiting to retry). ``keep`` names values to keep in memory for
+    the caller; others are dropped once used.
     """
     spec_of = graph.specs
     chosen = set(selected)
@@ -122,6 +143,7 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
     ready = deque(n for n in selected if waiting[n] == 0)
     running: dict[Future[Any], tuple[str, float, int, str, dict[str, str]]] = {}
     attempts: dict[str, int] = {}
+    delayed: list[tuple[float, int, str]] = []  # (due on the monotonic clock, order, step)
 
     def finish(name: str, state: State, **data: Any) -> None:
         # Iterative, so a failure at the top of a 10,000-step chain skips it without recursion.
@@ -162,8 +184,8 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         cv = code_version(spec.fn, declared=spec.code_version, source=spec.source)
         inputs_v = {u: current[u] for u in ups}
         prev = previous.get(name)
-        if (not force and prev is not None and prev.code_version == cv
-                and prev.input_versions == inputs_v):
+        if (not force and prev is not None
+                and stale_reason(cv, prev.code_version, prev.input_versions, inputs_v) is None):
             current[name] = prev.data_version
             finish(name, State.CACHED)
             return
@@ -181,11 +203,11 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         try:
             out: StepOutput = fut.result()
         except StepFailure as exc:
-            fail(name, attempt, exc.message, exc.traceback)
+            fail(name, attempt, exc.message, exc.traceback, exc.error or exc)
             return
         except Exception as exc:  # the executor itself failed (a lost worker, pickling)
             fail(name, attempt, f"{type(exc).__name__}: {exc}",
-                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), exc)
             return
         current[name] = out.data_version
         uris[name] = Ref(out.uri, spec.io)
@@ -207,16 +229,29 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
             return
         finish(name, State.SUCCEEDED, attempt=attempt, duration=out.duration)
 
-    def fail(name: str, attempt: int, message: str, tb: str) -> None:
-        if attempt <= spec_of[name].retries:
+    def fail(name: str, attempt: int, message: str, tb: str, error: BaseException) -> None:
+        policy = spec_of[name].retry
+        try:
+            again = policy.should_retry(error, attempt)
+        except Exception as exc:  # noqa: BLE001 - the user's retry_on predicate raised
+            again = False
+            message = (f"{message} (not retried: retry_on of asset {name!r} raised "
+                       f"{type(exc).__name__}: {exc})")
+        if again:
+            delay = policy.delay(attempt)
             emit(Event(EventKind.STEP_RETRYING, run_id, name, State.RETRYING,
-                       {"attempt": attempt, "error": message}))
-            ready.append(name)
+                       {"attempt": attempt, "error": message, "delay": delay}))
+            if delay > 0:
+                heapq.heappush(delayed, (time.monotonic() + delay, len(delayed), name))
+            else:
+                ready.append(name)
             return
         errors[name] = {"message": message, "traceback": tb}
         finish(name, State.FAILED, error=message, traceback=tb, attempt=attempt)
 
-    while ready or running:
+    while ready or running or delayed:
+        while delayed and delayed[0][0] <= time.monotonic():
+            ready.append(heapq.heappop(delayed)[2])
         while ready:
             name = ready.popleft()
             if cancel is not None and cancel.is_set():
@@ -228,10 +263,16 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
                     collect(fut)
         if cancel is not None and cancel.is_set() and not running:
             break
+        due = max(delayed[0][0] - time.monotonic(), 0.0) if delayed else None
         if running:
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(running), timeout=due, return_when=FIRST_COMPLETED)
             for fut in done:
                 collect(fut)
+        elif due is not None and not ready:
+            if cancel is not None:
+                cancel.wait(due)
+            else:
+                time.sleep(due)
     for name in selected:
         if name not in states:
             states[name] = State.CANCELLED

@@ -1,4 +1,4 @@
-"""The attempt loop of a task step: timeouts per attempt, retries with delays, cancellation."""
+"""The attempt loop (tasks, flows, deployment runs): timeouts per attempt, retry delays, cancellation."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nbflow.core.tasks import RetryPolicy
-from nbflow.errors import RunCancelled, TaskError
-
-
-class TaskTimeout(TaskError, TimeoutError):
-    """One attempt of a task ran longer than its ``timeout``."""
+from nbflow.core.retry import RetryPolicy
+from nbflow.errors import RunCancelled, TaskTimeout
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind, Hooks
+from nbflow.core.freshness import Failure, Verdict, verdict
 from nbflow.core.graph import Graph
 from nbflow.core.records import AssetStatus, MaterializationRecord, RunRecord
 from nbflow.core.registry import Registry, default_registry
@@ -164,31 +165,23 @@ class Session:
         latest = store.latest_materializations()
         failures = store.last_failures()
         parents = store.parent_runs(m.run_id for m in latest.values())
-        verdict: dict[str, tuple[str, str | None]] = {}
+        verdicts: dict[str, Verdict] = {}
         out = []
         for name in graph.order:  # upstream first, so staleness flows downstream
             spec = graph.specs[name]
             last = latest.get(name)
             fail = failures.get(name)
-            error = None
-            if fail is not None and (last is None or fail[0] > last.ts.timestamp()):
-                status, reason, error = "failed", f"run {fail[1]} failed: {fail[2]}", fail[2]
-            elif last is None:
-                status, reason = "missing", "never materialised"
-            else:
-                status, reason = "fresh", None
-                if last.code_version != code_version(spec.fn, declared=spec.code_version, source=spec.source):
-                    status, reason = "stale", "code changed"
-                else:
-                    for u in graph.upstream[name]:
-                        up = latest.get(u)
-                        if up is None or last.input_versions.get(u) != up.data_version:
-                            status, reason = "stale", f"upstream {u!r} changed"
-                            break
-                        if verdict.get(u, ("fresh",))[0] in ("stale", "missing", "failed"):
-                            status, reason = "stale", f"upstream {u!r} is {verdict[u][0]}"
-                            break
-            verdict[name] = (status, reason)
+            ups = graph.upstream[name]
+            v = verdicts[name] = verdict(
+                code_version="" if last is None else code_version(
+                    spec.fn, declared=spec.code_version, source=spec.source),
+                last_code_version=None if last is None else last.code_version,
+                last_inputs={} if last is None else last.input_versions,
+                last_ts=None if last is None else last.ts.timestamp(),
+                inputs={u: latest[u].data_version if u in latest else None for u in ups},
+                upstream=verdicts,
+                failure=None if fail is None else Failure(fail[0], fail[1], fail[2]))
+            status, reason, error = v.status, v.reason, v.error
             if name in names:
                 out.append(AssetStatus(name=name, status=status, reason=reason, last=last,
                                        error=error,

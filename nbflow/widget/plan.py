@@ -2,12 +2,14 @@
 
 Shared by the panel's "materialise this" and the ``%%asset`` magic: upstream assets that were
 never materialised (or only failed) are built first; stale ones are used as they are, with a
-note saying so.
+note saying so. What counts as having a value is the freshness verdict's (``core.freshness``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from nbflow.core.freshness import FRESH, has_value
 
 
 def upstream_to_build(session: Any, name: str) -> tuple[list[str], list[str]]:
@@ -27,10 +29,10 @@ def upstream_to_build(session: Any, name: str) -> tuple[list[str], list[str]]:
             continue
         seen.add(u)
         st = status.get(u)
-        if st is None or st.last is None:       # missing, or failed without any value
-            build.add(u)
+        if st is None or not has_value(st.status, st.last is not None):
+            build.add(u)                         # missing, or failed without any value
             frontier.extend(graph.upstream[u])
-        elif st.status != "fresh":
+        elif st.status != FRESH:
             why = st.reason or st.status
             notes.append(f"Note: upstream {u!r} is {st.status} ({why}); using its last "
                          f"materialisation. Run `%materialize {u}` to rebuild it.")

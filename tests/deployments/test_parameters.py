@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import textwrap
 
 import pytest
 
+from nbflow.core import codec
 from nbflow.deployments import parameters as P
 from nbflow.errors import ParameterError
 
@@ -204,4 +206,28 @@ def test_payload_is_plain_base64_json():
     assert set(payload) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
     decoded = json.loads(base64.b64decode(payload))
     assert decoded["d"] == {"__nbflow_type__": "date", "value": "2026-01-01"}
-    assert P.from_json(P.to_json({"x": float("inf")})) == {"x": float("inf")}
+    assert codec.loads(base64.b64decode(payload).decode("ascii")) == {
+        "x": float("inf"), "d": dt.date(2026, 1, 1)}
+
+
+LOOKALIKES = [
+    {"__nbflow_type__": "date", "value": "2026-01-31"},       # a well-formed tag, but user data
+    {"__nbflow_type__": "date", "value": "not a date"},       # malformed: failed the run before
+    {"__nbflow_type__": "nope"},
+    {"outer": [{"__nbflow_type__": "float", "value": "inf"}]},
+]
+
+
+@pytest.mark.parametrize("value", LOOKALIKES)
+def test_user_dicts_holding_the_tag_key_reach_the_kernel_unchanged(value):
+    param = P.Parameter("options", "dict", {})
+    checked = P.coerce_value(param, value)
+    namespace: dict = {}
+    exec(compile(P.injected_source({"options": checked}), "<injected>", "exec"), namespace)  # noqa: S102
+    assert namespace["options"] == value and type(namespace["options"]) is dict
+
+
+def test_the_kernel_decoder_is_the_codec_itself():
+    source = P.injected_source({"n": 1})
+    assert textwrap.indent(codec.decoder_source("loads"), "    ") in source
+    assert "untag" not in source

@@ -491,7 +491,7 @@ def test_a_session_on_the_memory_store_runs_flows(memory_session: Any) -> None:
     assert (run.step("flaky").state, run.step("flaky").attempts) == (State.SUCCEEDED, 2)
     assert [s.state for s in run.steps if s.name.startswith("square")] == [State.SUCCEEDED] * 3
     assert memory_session.store.tasks.limits() == {"db": (1, 0)}  # every slot given back
-    assert pipeline(3) == 34
+    assert pipeline(3) == 35
     cached = memory_session.store.runs(kind="flow", limit=1)[0]
     assert [s.state for s in cached.steps if s.name.startswith("square")] == [State.CACHED] * 3
     assert [t for t, _, _ in memory_session.store.tasks.cache_summary()] == ["square"]

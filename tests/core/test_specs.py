@@ -176,3 +176,35 @@ def test_make_asset_for_a_cell() -> None:
     spec = make_asset(cell, name="from_cell", source="raw + 1", kind="cell")
     assert (spec.name, spec.kind, spec.source) == ("from_cell", "cell", "raw + 1")
     assert spec.params == (Param("raw", False),)
+
+
+@pytest.mark.parametrize(("kwargs", "kinds", "owners"), [
+    ({}, (), ()),
+    ({"kinds": ["python", "pandas", "python"]}, ("python", "pandas"), ()),
+    ({"kinds": {"snowflake", "python"}}, ("python", "snowflake"), ()),
+    ({"owners": ["ann@x.com", "team:sales"]}, (), ("ann@x.com", "team:sales")),
+    ({"owners": ("bob@example.org",)}, (), ("bob@example.org",)),
+], ids=["none", "kinds-list", "kinds-set", "owners", "owners-tuple"])
+def test_kinds_and_owners(kwargs: dict[str, Any], kinds: tuple[str, ...], owners: tuple[str, ...]) -> None:
+    spec = asset(lambda: 1, name="labelled", registry=Registry(), **kwargs)
+    assert (spec.kinds, spec.owners) == (kinds, owners)
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"kinds": "python"}, "kinds of asset 'bad' must be a list of strings such as ['python', 'pandas'], got 'python'"),
+    ({"kinds": ["python", 3]}, "kinds of asset 'bad' must be non-empty strings"),
+    ({"kinds": [" python"]}, "without surrounding spaces"),
+    ({"kinds": [""]}, "must be non-empty strings"),
+    ({"owners": "ann@x.com"}, "owners of asset 'bad' must be a list of strings"),
+    ({"owners": ["ann"]}, ("Owner 'ann' of asset 'bad' is neither an email address nor a team; "
+                           "write it as 'ann@example.com' or 'team:sales'.")),
+    ({"owners": ["team:"]}, "Owner 'team:' of asset 'bad'"),
+    ({"owners": ["a@b@c"]}, "Owner 'a@b@c'"),
+    ({"owners": ["ann @x.com"]}, "Owner 'ann @x.com'"),
+    ({"owners": ["team:data eng"]}, "Owner 'team:data eng'"),
+], ids=["kinds-str", "kinds-int", "kinds-space", "kinds-empty", "owners-str", "owner-word",
+        "owner-team-empty", "owner-two-at", "owner-space", "owner-team-space"])
+def test_invalid_kinds_and_owners(kwargs: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        make_asset(lambda: 1, name="bad", **kwargs)
+    assert fragment in str(info.value)

@@ -26,6 +26,7 @@ from nbflow.store import migrate
 from nbflow.store.schema import events, materializations, runs
 
 if TYPE_CHECKING:
+    from nbflow.store.base import RunStore, TaskStore
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.tasks import TaskTables
 
@@ -92,11 +93,6 @@ def _use_wal(cur: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
-
-
-def open_store(url: str, **kwargs: Any) -> SqlStore:
-    """Open (and if needed create or upgrade) the store at ``url``."""
-    return SqlStore(url, **kwargs)
 
 
 class SqlStore:
@@ -559,6 +555,10 @@ class SqlStore:
 
 
 _IDLE = object()
+
+if TYPE_CHECKING:
+    def _conforms(store: SqlStore, tasks: TaskTables) -> tuple[RunStore, TaskStore]:
+        return store, tasks
 
 
 def _materialization(r: Any) -> MaterializationRecord:

@@ -3,20 +3,31 @@
 ::
 
     NbflowError
-     ├── DefinitionError          an asset, task or flow is defined wrongly
-     │    ├── CycleError          the asset graph has a cycle (``a -> b -> a``)
-     │    └── UnknownAssetError   a name that no asset has
-     ├── SelectionError           a selection string is malformed or matches nothing
-     ├── StoreError               the run store cannot be opened or written
-     ├── IOManagerError           a value cannot be stored or loaded
-     ├── ParameterError           a parameter is unknown or has the wrong type
-     ├── ScheduleError            an invalid cron expression, interval or time zone
-     ├── DeploymentError          a deployment is missing or cannot run
-     ├── TaskError                a task or flow failed (carries the step and run)
-     └── RunCancelled             a run was cancelled
+     ├── DefinitionError            an asset, task or flow is defined wrongly
+     │    ├── CycleError            the asset graph has a cycle (``a -> b -> a``)
+     │    ├── UnknownAssetError     a name that no asset has (also a NotFoundError)
+     │    └── UserCodeError         a module of definitions raised while it was imported
+     ├── NotFoundError              an unknown run, deployment, asset or backfill (kind, name, suggestion)
+     ├── SelectionError             a selection string is malformed or matches nothing
+     ├── SettingsError              a setting (an ``NBFLOW_*`` variable) has a value nbflow cannot use
+     ├── StoreError                 the run store cannot be opened or written
+     │    └── StoreUrlError         the store URL is malformed or names an unsupported database
+     │                              (also a SettingsError)
+     ├── IOManagerError             a value cannot be stored or loaded
+     ├── ParameterError             a parameter is unknown or has the wrong type
+     ├── ScheduleError              an invalid cron expression, interval or time zone
+     ├── DeploymentError            a deployment is invalid or cannot run
+     │    └── UnknownDeploymentError  no deployment has that name (also a NotFoundError)
+     ├── TaskError                  a task or flow failed (carries the step and run)
+     │    └── TaskTimeout           one attempt ran longer than its ``timeout`` (also a TimeoutError)
+     ├── UnhashableInput            a task input has no stable hash (also a TypeError)
+     ├── LayoutError                Graphviz failed to lay out the lineage graph
+     ├── CellError                  the user's notebook cell raised (carries the traceback)
+     └── RunCancelled               a run was cancelled
 
 Messages are whole sentences that name the thing and the fix. Errors carry fields
 (``asset``, ``run_id``, ...) so edges (the CLI, magics, the panel) can show them as data.
+The CLI maps them to exit codes: usage errors and ``NotFoundError`` exit 2, the rest 1.
 """
 
 from __future__ import annotations
@@ -24,6 +35,20 @@ from __future__ import annotations
 
 class NbflowError(Exception):
     """Root of every error nbflow raises on purpose."""
+
+
+class NotFoundError(NbflowError):
+    """Something looked up by name does not exist.
+
+    ``kind`` says what was looked up (``run``, ``deployment``, ``asset``, ``backfill``, ...),
+    ``name`` what was asked for, ``suggestion`` the closest existing name, if any.
+    """
+
+    def __init__(self, message: str, *, kind: str, name: str, suggestion: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestion = suggestion
+        super().__init__(message)
 
 
 class DefinitionError(NbflowError):
@@ -41,12 +66,22 @@ class CycleError(DefinitionError):
         )
 
 
-class UnknownAssetError(DefinitionError):
+class UnknownAssetError(DefinitionError, NotFoundError):
     """A name was used as an asset but no asset has it."""
 
     def __init__(self, message: str, *, name: str, suggestion: str | None = None) -> None:
-        self.name = name
-        self.suggestion = suggestion
+        NotFoundError.__init__(self, message, kind="asset", name=name, suggestion=suggestion)
+
+
+class UserCodeError(DefinitionError):
+    """The user's module (``-f FILE.py``, ``-m MODULE``) raised while it was imported.
+
+    ``traceback`` is the user's part of the traceback, without nbflow's own frames.
+    """
+
+    def __init__(self, message: str, *, source: str, traceback: str) -> None:
+        self.source = source
+        self.traceback = traceback
         super().__init__(message)
 
 
@@ -59,8 +94,23 @@ class SelectionError(NbflowError):
         super().__init__(message)
 
 
+class SettingsError(NbflowError):
+    """A setting has a value nbflow cannot use; ``setting`` names its variable."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        self.setting = setting
+        super().__init__(message)
+
+
 class StoreError(NbflowError):
     """The run store cannot be opened, migrated or written."""
+
+
+class StoreUrlError(StoreError, SettingsError):
+    """The store URL is malformed or names a database nbflow does not support."""
+
+    def __init__(self, message: str) -> None:
+        SettingsError.__init__(self, message, setting="NBFLOW_DATABASE_URL")
 
 
 class IOManagerError(NbflowError):
@@ -84,7 +134,14 @@ class ScheduleError(NbflowError):
 
 
 class DeploymentError(NbflowError):
-    """A deployment does not exist or cannot run."""
+    """A deployment is invalid or cannot run."""
+
+
+class UnknownDeploymentError(DeploymentError, NotFoundError):
+    """No deployment has the name asked for."""
+
+    def __init__(self, message: str, *, name: str, suggestion: str | None = None) -> None:
+        NotFoundError.__init__(self, message, kind="deployment", name=name, suggestion=suggestion)
 
 
 class TaskError(NbflowError):
@@ -94,6 +151,33 @@ class TaskError(NbflowError):
         self.step = step
         self.run_id = run_id
         super().__init__(message)
+
+
+class TaskTimeout(TaskError, TimeoutError):
+    """One attempt of a task ran longer than its ``timeout``."""
+
+
+class UnhashableInput(NbflowError, TypeError):
+    """A task input has no stable hash, so the call cannot be cached."""
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
+class LayoutError(NbflowError):
+    """Graphviz failed on a graph; the message carries its stderr."""
+
+
+class CellError(NbflowError):
+    """The user's cell code raised; IPython shows ``traceback`` instead of nbflow's frames."""
+
+    def __init__(self, message: str, traceback: str) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+    def _render_traceback_(self) -> list[str]:
+        return (self.traceback or str(self)).rstrip("\n").splitlines()
 
 
 class RunCancelled(NbflowError):

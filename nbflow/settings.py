@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nbflow.errors import SettingsError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -56,7 +58,7 @@ class Settings:
             if raw is None:
                 raw = env.get(s.env) or s.default
             if raw is not None:
-                raw = s.cast(raw)
+                raw = _cast(s, raw)
                 if isinstance(raw, Path):
                     raw = raw.expanduser().resolve()
             values[s.name] = raw
@@ -73,6 +75,16 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _cast(s: Setting, raw: Any) -> Any:
+    """``raw`` as the setting's type; a ``SettingsError`` naming the variable when it is not."""
+    try:
+        return s.cast(raw)
+    except (TypeError, ValueError, OverflowError):
+        kind = f"a number of seconds, e.g. {s.default:g}" if s.cast is float else "a valid value"
+        raise SettingsError(f"{s.env}={raw!r} is not valid; set it to {kind}, or unset it for "
+                            "the default.", setting=s.env) from None
 
 
 def describe() -> list[tuple[str, str, str]]:

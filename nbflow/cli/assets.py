@@ -5,17 +5,20 @@ from __future__ import annotations
 import importlib
 import runpy
 import sys
-from datetime import datetime
+import traceback
 from pathlib import Path
+from types import TracebackType
 
 import click
 from rich.table import Table
 
-from nbflow.cli.output import console, seconds, styled, when
+from nbflow.cli.output import clock, console, seconds, styled, when
 from nbflow.core.events import Event, EventKind
 from nbflow.core.registry import default_registry
-from nbflow.errors import DefinitionError
-from nbflow.session import Session, get_session
+from nbflow.core.states import State
+from nbflow.errors import DefinitionError, UserCodeError
+from nbflow.session import get_session
+from nbflow.session.views import recorded_assets, run_view, runs_view
 
 _MAX_ROWS = 50
 
@@ -31,13 +34,47 @@ def load_definitions(file: str | None, module: str | None) -> None:
             runpy.run_path(str(path), run_name=path.stem)
         except SyntaxError as exc:
             raise DefinitionError(f"{file} line {exc.lineno}: {exc.msg}; fix the syntax error.") from None
+        except Exception as exc:  # noqa: BLE001 - the user's code raised: show their traceback
+            raise _user_code_error(file, exc) from None
     if module:
         sys.path.insert(0, ".")
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
+            if exc.name is not None and not module.startswith(exc.name):
+                raise _user_code_error(module, exc) from None
             raise click.UsageError(f"Cannot import module {module!r} ({exc}). Run from the folder "
                                    "that holds it, or pass -f FILE.py.") from None
+        except SyntaxError as exc:
+            raise DefinitionError(f"Module {module!r} ({exc.filename} line {exc.lineno}): "
+                                  f"{exc.msg}; fix the syntax error.") from None
+        except Exception as exc:  # noqa: BLE001 - the user's code raised: show their traceback
+            raise _user_code_error(module, exc) from None
+
+
+def _user_code_error(source: str, exc: BaseException) -> UserCodeError:
+    """The error for a definitions module that raised, with nbflow's and importlib's frames cut."""
+    detail = " ".join(str(exc).split())
+    return UserCodeError(
+        f"{source} raised {type(exc).__name__} while nbflow imported it"
+        + (f" ({detail})" if detail else "") + "; fix the error shown in the traceback above.",
+        source=source, traceback="".join(traceback.format_exception(type(exc), exc, _user_frames(exc))))
+
+
+def _user_frames(exc: BaseException) -> TracebackType | None:
+    ours = (str(Path(__file__).parents[1]), str(Path(runpy.__file__)),
+            str(Path(importlib.__file__).parent), "<frozen ")
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(ours):
+        tb = tb.tb_next
+    return tb or exc.__traceback__
+
+
+def _state(value: str | None) -> str | None:
+    if value is None or value.upper() in State.__members__:
+        return None if value is None else value.upper()
+    raise click.BadParameter(f"state {value!r} is unknown; use one of "
+                             f"{', '.join(State.__members__)}.")
 
 
 def definitions_options(fn):  # type: ignore[no-untyped-def]
@@ -52,7 +89,8 @@ def definitions_options(fn):  # type: ignore[no-untyped-def]
 @definitions_options
 @click.option("--force", is_flag=True, help="Recompute even fresh assets.")
 @click.option("--executor", default=None, help="inprocess (default), threads, processes, dask or dask://HOST:PORT.")
-@click.option("--max-workers", type=int, default=None, help="Parallel steps for threads/processes.")
+@click.option("--max-workers", type=click.IntRange(min=1), default=None,
+              help="Parallel steps for threads/processes (1 or more).")
 def materialize(selection: str, file: str | None, module: str | None, force: bool,
                 executor: str | None, max_workers: int | None) -> int:
     """Materialise the assets in SELECTION (default: all).
@@ -119,14 +157,13 @@ def status(selection: str, file: str | None, module: str | None) -> int:
     for col in ("asset", "status", "reason", "last materialised", "run", "duration", "deployment run"):
         table.add_column(col, overflow="fold")
     if not len(session.registry):
-        known = session.store.latest_materializations()
+        known = recorded_assets(session)
         if not known:
             console.print("No assets defined and none materialised yet. Pass -f FILE.py or -m MODULE.")
             return 0
-        parents = session.store.parent_runs(m.run_id for m in known.values())
-        for name, m in sorted(known.items()):
-            table.add_row(name, "recorded", "", when(m.ts), m.run_id, seconds(m.duration),
-                          parents.get(m.run_id, "-"))
+        for m in known:
+            table.add_row(m["asset"], "recorded", "", when(m["time"]), m["run_id"],
+                          seconds(m["duration"]), m["deployment_run_id"] or "-")
         console.print(table)
         console.print("Definitions not loaded: pass -f FILE.py or -m MODULE to see fresh or stale.")
         return 0
@@ -165,23 +202,24 @@ def assets(file: str | None, module: str | None) -> int:
 
 @click.command()
 @click.option("--limit", default=20, show_default=True, help="How many runs to show.")
-@click.option("--state", default=None, help="Only runs in this state (e.g. FAILED).")
+@click.option("--state", default=None, callback=lambda _c, _p, v: _state(v),
+              help="Only runs in this state (e.g. FAILED).")
 @click.option("--deployment", default=None, help="Only runs of this deployment.")
 def runs(limit: int, state: str | None, deployment: str | None) -> int:
     """List recent runs, newest first.
 
     Example: nbflow runs --state FAILED --limit 5
     """
-    session: Session = get_session()
     table = Table()
     for col in ("run", "kind", "name", "state", "started", "duration", "steps", "deployment"):
         table.add_column(col, overflow="fold")
-    records = session.runs(limit=limit, state=state, deployment=deployment)
-    names = {r.run_id: r.deployment for r in records if r.deployment}
+    records = runs_view(get_session(), limit=limit, state=state, deployment=deployment)
+    names = {r["run_id"]: r["deployment"] for r in records if r["deployment"]}
     for r in records:
-        via = r.deployment or (f"in {names.get(r.parent_run_id) or r.parent_run_id}" if r.parent_run_id else "-")
-        table.add_row(r.run_id, r.kind, r.name or "-", styled(r.state), when(r.started_at),
-                      seconds(r.duration), str(len(r.steps)), via)
+        parent = r["parent_run_id"]
+        via = r["deployment"] or (f"in {names.get(parent) or parent}" if parent else "-")
+        table.add_row(r["run_id"], r["kind"], r["name"] or "-", styled(r["state"]),
+                      when(r["started_at"]), seconds(r["duration"]), str(len(r["steps"])), via)
     if not records:
         console.print("No runs yet.")
         return 0
@@ -201,56 +239,53 @@ def run_show(run_id: str) -> int:
 
     Example: nbflow run show 3f2a
     """
-    r = get_session().get_run(run_id)
-    console.print(f"[bold]run {r.run_id}[/]  {r.kind}  {r.name or ''}")
-    console.print(f"state {styled(r.state)}  started {when(r.started_at)}  "
-                  f"duration {seconds(r.duration)}" + (f"  deployment {r.deployment}" if r.deployment else ""))
-    if r.scheduled_at or r.attempt > 1:
-        console.print(f"scheduled {when(r.scheduled_at)}  attempt {r.attempt}")
-    if r.parameters:
-        console.print("parameters " + ", ".join(f"{k}={v!r}" for k, v in r.parameters.items()))
-    if r.output_path:
-        console.print(f"output {r.output_path}")
-    if r.error:
-        console.print(f"[red]error[/] {r.error}")
-    if r.failure:
-        console.print(f"failed in cell {r.failure.get('cell_index')}: "
-                      f"{r.failure.get('exception')}: {r.failure.get('message')}")
-    if r.steps:
+    from rich.markup import escape
+
+    r = run_view(get_session(), run_id)
+    console.print(f"[bold]run {r['run_id']}[/]  {r['kind']}  {r['name'] or ''}")
+    console.print(f"state {styled(r['state'])}  started {when(r['started_at'])}  "
+                  f"duration {seconds(r['duration'])}"
+                  + (f"  deployment {r['deployment']}" if r["deployment"] else ""))
+    if r["scheduled_at"] or r["attempt"] > 1:
+        console.print(f"scheduled {when(r['scheduled_at'])}  attempt {r['attempt']}")
+    if r["parameters"]:
+        console.print("parameters " + ", ".join(f"{k}={v!r}" for k, v in r["parameters"].items()))
+    if r["output_path"]:
+        console.print(f"output {r['output_path']}")
+    if r["error"]:
+        console.print(f"[red]error[/] {r['error']}")
+    failure = r["failure"]
+    if failure:
+        console.print(f"failed in cell {failure.get('cell_index')}: "
+                      f"{failure.get('exception')}: {failure.get('message')}")
+    if r["steps"]:
         table = Table()
         for col in ("step", "state", "attempts", "started", "duration", "upstream", "error"):
             table.add_column(col, overflow="fold")
-        for s in r.steps:
-            table.add_row(s.name, styled(s.state), str(s.attempts), when(s.started_at),
-                          seconds(s.duration), ", ".join(s.upstream) or "-", s.error or "")
+        for s in r["steps"]:
+            table.add_row(s["name"], styled(s["state"]), str(s["attempts"]), when(s["started_at"]),
+                          seconds(s["duration"]), ", ".join(s["upstream"]) or "-", s["error"] or "")
         console.print(table)
-    children = get_session().store.child_runs(r.run_id)
+    children = r["children"]
     if children:
         table = Table(title="runs started inside it", title_justify="left")
         for col in ("run", "kind", "name", "state", "duration", "steps"):
             table.add_column(col)
         for c in children:
-            table.add_row(c.run_id, c.kind, c.name or "-", styled(c.state), seconds(c.duration),
-                          ", ".join(f"{s.name} {s.state.value}" for s in c.steps[:6])
-                          + (" ..." if len(c.steps) > 6 else ""))
+            table.add_row(c["run_id"], c["kind"], c["name"] or "-", styled(c["state"]),
+                          seconds(c["duration"]),
+                          ", ".join(f"{s['name']} {s['state']}" for s in c["steps"][:6])
+                          + (" ..." if len(c["steps"]) > 6 else ""))
         console.print(table)
-    if not r.steps and not children:
+    if not r["steps"] and not children:
         console.print("No steps recorded.")
-    _print_logs(r.run_id)
-    return 0
-
-
-def _print_logs(run_id: str) -> None:
-    """The run's LOG events (``nbflow.get_logger()`` inside flows and tasks)."""
-    from rich.markup import escape
-
-    logs = [e for e in get_session().store.events(run_id) if e.kind is EventKind.LOG]
-    if logs:
+    # The run's LOG events (``nbflow.get_logger()`` inside flows and tasks).
+    if r["logs"]:
         console.print("[bold]logs[/]")
-    for e in logs:
-        clock = datetime.fromtimestamp(e.ts).strftime("%H:%M:%S")
-        console.print(f"{clock} {escape(e.step or '-')} {e.data.get('level', '')} "
-                      f"{escape(str(e.data.get('message', '')))}")
+    for e in r["logs"]:
+        console.print(f"{clock(e['time'])} {escape(e['step'] or '-')} {e['level']} "
+                      f"{escape(e['message'])}")
+    return 0
 
 
 COMMANDS = [materialize, status, assets, runs, run]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,19 @@ def _params(items: tuple[str, ...]) -> dict[str, str]:
     return parse_assignments(items)
 
 
-def _zoned(t: Any) -> str:
-    return "-" if t is None else t.strftime("%Y-%m-%d %H:%M %Z")
+def _zoned(t: Any, tz: str | None = None) -> str:
+    """A fire time in its deployment's zone (``tz`` when ``t`` is ISO text from a view)."""
+    if t is None:
+        return "-"
+    if isinstance(t, str):
+        import datetime as dt
+
+        from nbflow.core.schedules import load_zone
+
+        t = dt.datetime.fromisoformat(t)
+        if tz is not None:
+            t = t.astimezone(load_zone(tz))
+    return str(t.strftime("%Y-%m-%d %H:%M %Z"))
 
 
 @click.command()
@@ -72,21 +84,21 @@ def deployments() -> int:
 
     Example: nbflow deployments
     """
-    from nbflow.deployments.service import list_deployments
-    from nbflow.session import get_session
+    from nbflow.deployments.views import deployments_view
 
-    deps = list_deployments()
+    deps = deployments_view()
     if not deps:
         console.print("No deployments yet. Create one: nbflow deploy NOTEBOOK --every 1h")
         return 0
-    last = get_session().store.deployments.last_runs()
     table = Table(box=None, header_style="bold")
     for col in ("name", "notebook", "schedule", "next run", "last run", "state"):
         table.add_column(col)
     for d in deps:
-        state, _, run_id = last.get(d.name, ("-", None, "-"))
-        table.add_row(d.name, Path(d.notebook).name, d.schedule.describe() + (" (paused)" if d.paused else ""),
-                      _zoned(d.next_run()), run_id, styled(state))
+        last = d["last_run"]
+        table.add_row(d["name"], Path(d["notebook"]).name,
+                      d["schedule"] + (" (paused)" if d["paused"] else ""),
+                      _zoned(d["next_run"], d["tz"]), last["run_id"] if last else "-",
+                      styled(last["state"] if last else "-"))
     console.print(table)
     return 0
 
@@ -103,35 +115,31 @@ def show(name: str) -> int:
 
     Example: nbflow deployment show daily-report
     """
-    import datetime as dt
+    from nbflow.core.codec import loads
+    from nbflow.deployments.views import deployment_view
 
-    from nbflow.deployments.service import get_deployment
-    from nbflow.session import get_session
-
-    d = get_deployment(name)
-    session = get_session()
-    console.print(f"[bold]{d.name}[/]  {d.notebook}")
-    console.print(f"  schedule     {d.schedule.describe()}" + ("  [yellow]paused[/]" if d.paused else ""))
-    console.print(f"  next run     {_zoned(d.next_run())}")
-    console.print(f"  catch-up     {d.catchup}   max concurrency {d.max_concurrency or 'no limit'}"
-                  f"   retries {d.retries} (delay {d.retry_delay:g} s)"
-                  f"   timeout {'none' if d.timeout is None else f'{d.timeout:g} s'}")
-    console.print(f"  kernel       {d.kernel or 'from the notebook'}   executor {d.executor}")
-    for k, v in d.parameters.items():
+    d = deployment_view(name)
+    console.print(f"[bold]{d['name']}[/]  {d['notebook']}")
+    console.print(f"  schedule     {d['schedule']}" + ("  [yellow]paused[/]" if d["paused"] else ""))
+    console.print(f"  next run     {_zoned(d['next_run'], d['tz'])}")
+    timeout = d["timeout"]
+    console.print(f"  catch-up     {d['catchup']}   max concurrency {d['max_concurrency'] or 'no limit'}"
+                  f"   retries {d['retries']} (delay {d['retry_delay']:g} s)"
+                  f"   timeout {'none' if timeout is None else f'{timeout:g} s'}")
+    console.print(f"  kernel       {d['kernel'] or 'from the notebook'}   executor {d['executor']}")
+    for k, v in loads(json.dumps(d["parameters"])).items():
         console.print(f"  -p {k}={v!r}")
-    runs = session.runs(limit=10, deployment=d.name)
-    if runs:
+    if d["runs"]:
         table = Table(box=None, header_style="bold", title="recent runs", title_justify="left")
         for col in ("run", "scheduled", "state", "attempt", "duration", "error"):
             table.add_column(col)
-        for r in runs:
-            table.add_row(r.run_id, when(r.scheduled_at), styled(r.state), str(r.attempt),
-                          seconds(r.duration), (r.error or "")[:80])
+        for r in d["runs"]:
+            table.add_row(r["run_id"], when(r["scheduled_at"]), styled(r["state"]), str(r["attempt"]),
+                          seconds(r["duration"]), (r["error"] or "")[:80])
         console.print(table)
-    skipped = [t for t in session.store.deployments.recent_ticks(d.name) if t[1] == "SKIPPED"]
+    skipped = [t for t in d["ticks"] if t["state"] == "SKIPPED"]
     if skipped:
-        at = dt.datetime.fromtimestamp(skipped[0][0], dt.UTC)
-        console.print(f"  last tick skipped by the catch-up policy: {when(at)}")
+        console.print(f"  last tick skipped by the catch-up policy: {when(skipped[0]['scheduled_at'])}")
     return 0
 
 

@@ -1,21 +1,27 @@
 """Entry point: the click group, the command modules it loads, and error-to-exit-code mapping.
 
-Exit codes: 0 success, 1 a run failed (or the store failed), 2 usage error.
+Exit codes: 0 success, 1 a run failed (or the store failed), 2 usage error or not found (one
+line naming the thing, and the closest match where there is one).
 """
 
 from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import Any, NoReturn
 
 import click
 
 from nbflow.errors import (
     DefinitionError,
+    DeploymentError,
     NbflowError,
+    NotFoundError,
     ParameterError,
     ScheduleError,
     SelectionError,
+    SettingsError,
+    UserCodeError,
 )
 
 # Each area adds its commands in its own module and lists it here (one line each).
@@ -27,15 +33,48 @@ _COMMAND_MODULES = [
     "nbflow.cli.tasks",
 ]
 
-USAGE_ERRORS = (DefinitionError, SelectionError, ParameterError, ScheduleError)
+USAGE_ERRORS = (DefinitionError, SelectionError, ParameterError, ScheduleError, DeploymentError,
+                NotFoundError, SettingsError)
+"""Errors in what the user asked for (exit 2); any other ``NbflowError`` exits 1."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _fail(message: str, code: int) -> NoReturn:
+    click.secho(f"Error: {message}", fg="red", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
+    return f"{exc.format_message()}{hint}"
+
+
+class _Root(click.Group):
+    """The root group: the boundary where errors and command results become exit codes, so
+    ``main`` and click's ``CliRunner`` see the same codes and messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            rv = super().invoke(ctx)
+        except click.UsageError as exc:  # one line, like nbflow's own usage errors
+            _fail(_usage_line(exc), exc.exit_code)
+        except USAGE_ERRORS as exc:
+            if isinstance(exc, UserCodeError):  # the user's own traceback, then the one line
+                click.echo(exc.traceback.rstrip(), err=True)
+            _fail(str(exc), 2)
+        except NbflowError as exc:
+            _fail(str(exc), 1)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv:
+            raise click.exceptions.Exit(rv)
+        return rv
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nbflow-kit", prog_name="nbflow")
 def cli() -> None:
     """nbflow: assets, tasks and notebook deployments with one run store.
 
     Settings come from NBFLOW_HOME (default ~/.nbflow) and NBFLOW_DATABASE_URL.
+    Exit codes: 0 success, 1 a run failed, 2 usage error or not found.
     """
 
 
@@ -56,13 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # before any command runs (e.g. an option of the group)
+        click.secho(f"Error: {_usage_line(exc)}", fg="red", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except USAGE_ERRORS as exc:
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(2)
-    except NbflowError as exc:
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

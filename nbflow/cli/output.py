@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
-_width = None if os.isatty(1) else int(os.environ.get("COLUMNS", 0)) or max(shutil.get_terminal_size((140, 24)).columns, 140)
+_width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "0")) or max(shutil.get_terminal_size((140, 24)).columns, 140)
 console = Console(highlight=False, soft_wrap=False, width=_width)
 err_console = Console(stderr=True, highlight=False)
 
@@ -27,10 +27,20 @@ def styled(state: Any) -> str:
     return f"[{style}]{text}[/]" if style else text
 
 
-def when(dt: datetime | None) -> str:
+def when(dt: datetime | str | None) -> str:
+    """A time (a datetime, or ISO text from a view) in the local zone, to the minute."""
     if dt is None:
         return "-"
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
     return dt.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def clock(dt: datetime | str) -> str:
+    """A time of day in the local zone, to the second."""
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.astimezone().strftime("%H:%M:%S")
 
 
 def seconds(value: float | None) -> str:

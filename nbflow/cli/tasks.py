@@ -6,8 +6,10 @@ import click
 from rich.table import Table
 
 from nbflow.cli.output import console, when
-from nbflow.core.records import to_datetime
 from nbflow.session import get_session
+from nbflow.session.tasks import clear_cache, reset_limit
+from nbflow.session.tasks import limit as set_limit
+from nbflow.session.views import caches_view, limits_view
 
 
 @click.group()
@@ -21,15 +23,15 @@ def cache_list() -> int:
 
     Example: nbflow cache list
     """
-    rows = get_session().store.tasks.cache_summary()
+    rows = caches_view(get_session())
     if not rows:
         console.print("No cached task results.")
         return 0
     table = Table()
     for col in ("task", "entries", "newest"):
         table.add_column(col)
-    for name, count, newest in rows:
-        table.add_row(name, str(count), when(to_datetime(newest)))
+    for row in rows:
+        table.add_row(row["task"], str(row["entries"]), when(row["newest"]))
     console.print(table)
     return 0
 
@@ -41,7 +43,7 @@ def cache_clear(task: str | None) -> int:
 
     Example: nbflow cache clear fetch
     """
-    n = get_session().store.tasks.clear_entries(task)
+    n = clear_cache(task)
     what = f"task {task!r}" if task else "all tasks"
     console.print(f"Cleared {n} cached result{'s' if n != 1 else ''} of {what}.")
     return 0
@@ -58,24 +60,23 @@ def limit(tag: str, slots: int | None, remove: bool, reset: bool) -> int:
 
     Example: nbflow limit db 2
     """
-    tables = get_session().store.tasks
     if reset:
-        n = tables.reset_slots(tag)
+        n = reset_limit(tag)
         console.print(f"Freed {n} slot{'s' if n != 1 else ''} of tag {tag!r}.")
         if slots is None and not remove:
             return 0
     if remove:
-        tables.set_limit(tag, None)
+        set_limit(tag, None)
         console.print(f"Tag {tag!r} has no concurrency limit now.")
         return 0
     if slots is None:
-        current = tables.limits().get(tag)
+        current = next((row for row in limits_view(get_session()) if row["tag"] == tag), None)
         if current is None:
             console.print(f"Tag {tag!r} has no concurrency limit; set one with: nbflow limit {tag} N")
         else:
-            console.print(f"Tag {tag!r}: {current[1]} of {current[0]} slots in use.")
+            console.print(f"Tag {tag!r}: {current['in_use']} of {current['limit']} slots in use.")
         return 0
-    tables.set_limit(tag, slots)
+    set_limit(tag, slots)
     console.print(f"At most {slots} task{'s' if slots != 1 else ''} tagged {tag!r} run at once.")
     return 0
 
@@ -86,15 +87,15 @@ def limits() -> int:
 
     Example: nbflow limits
     """
-    rows = get_session().store.tasks.limits()
+    rows = limits_view(get_session())
     if not rows:
         console.print("No concurrency limits; set one with: nbflow limit TAG N")
         return 0
     table = Table()
     for col in ("tag", "limit", "in use"):
         table.add_column(col)
-    for tag, (size, used) in rows.items():
-        table.add_row(tag, str(size), str(used))
+    for row in rows:
+        table.add_row(row["tag"], str(row["limit"]), str(row["in_use"]))
     console.print(table)
     return 0
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment, build
 from nbflow.deployments.parameters import read_parameters, validate_parameters
-from nbflow.errors import DeploymentError, NbflowError, ParameterError
+from nbflow.errors import DeploymentError, NbflowError, ParameterError, UnknownDeploymentError
 
 if TYPE_CHECKING:
     from nbflow.core.records import RunRecord
@@ -59,13 +59,14 @@ def get_deployment(name: str, *, session: Session | None = None) -> Deployment:
     return Deployment.from_row(row)
 
 
-def missing(name: str, known: list[str]) -> DeploymentError:
+def missing(name: str, known: list[str]) -> UnknownDeploymentError:
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     listing = ", ".join(known) if known else "none yet (create one with `nbflow deploy`)"
-    return DeploymentError(f"There is no deployment {name!r}; deployments: {listing}.{hint}")
+    return UnknownDeploymentError(f"There is no deployment {name!r}; deployments: {listing}.{hint}",
+                                  name=name, suggestion=close[0] if close else None)
 
 
 def list_deployments(*, session: Session | None = None) -> list[Deployment]:

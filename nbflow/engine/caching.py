@@ -15,19 +15,11 @@ from typing import Any, Protocol
 
 from nbflow.core.tasks import CacheEntry, TaskSpec
 from nbflow.core.versions import code_version
-from nbflow.errors import NbflowError
+from nbflow.errors import UnhashableInput
 
 _SCALARS = (bool, int, float, complex, str, type(None))
 _BYTES = (bytes, bytearray, memoryview)
 _MAX_DEPTH = 32
-
-
-class UnhashableInput(NbflowError, TypeError):
-    """A task input has no stable hash, so the call cannot be cached."""
-
-    def __init__(self, message: str, *, parameter: str | None = None) -> None:
-        self.parameter = parameter
-        super().__init__(message)
 
 
 def stable_hash(value: Any) -> str:

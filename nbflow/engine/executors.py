@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from nbflow.errors import NbflowError
+from nbflow.errors import NotFoundError
 
 
 class Executor(Protocol):
@@ -74,8 +74,13 @@ def make_executor(spec: str | Executor, max_workers: int | None = None) -> Execu
         _load_plugins()
     factory = _EXECUTORS.get(name)
     if factory is None:
-        raise NbflowError(f"There is no executor named {spec!r}; use one of "
-                          f"{', '.join(sorted(_EXECUTORS))} (or dask://HOST:PORT).")
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_EXECUTORS), n=1)
+        raise NotFoundError(f"There is no executor named {spec!r}; use one of "
+                            f"{', '.join(sorted(_EXECUTORS))} (or dask://HOST:PORT)."
+                            + (f" Did you mean {close[0]!r}?" if close else ""),
+                            kind="executor", name=spec, suggestion=close[0] if close else None)
     return factory(max_workers, address or None)
 
 

@@ -257,6 +257,11 @@ def limit(tag: str, slots: int | None) -> None:
     _session().store.tasks.set_limit(tag, slots)
 
 
+def reset_limit(tag: str) -> int:
+    """Free every slot of ``tag`` (after a crash on another machine left some taken); how many."""
+    return int(_session().store.tasks.reset_slots(tag))
+
+
 def load_result(run_id: str, step: str) -> Any:
     """The stored result of step ``step`` of run ``run_id`` (tasks with ``persist=True`` or a cache)."""
     from nbflow.engine.caching import loads_result
@@ -274,4 +279,4 @@ def clear_cache(task: str | Task | None = None) -> int:
     return _session().store.tasks.clear_entries(name)
 
 
-__all__ = ["Task", "clear_cache", "expand_map", "limit", "load_result", "task"]
+__all__ = ["Task", "clear_cache", "expand_map", "limit", "load_result", "reset_limit", "task"]

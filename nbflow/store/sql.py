@@ -21,12 +21,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from nbflow.core.events import Event, EventKind
 from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord, to_datetime
 from nbflow.core.states import TERMINAL, State
-from nbflow.errors import StoreError
+from nbflow.errors import StoreError, StoreUrlError
 from nbflow.store import migrate
 from nbflow.store.schema import events, materializations, runs
 
 if TYPE_CHECKING:
-    from nbflow.store.base import RunStore, TaskStore
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.tasks import TaskTables
 
@@ -42,10 +41,36 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_SUPPORTED = {"sqlite": ("pysqlite",), "postgresql": ("psycopg", "psycopg2")}
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL nbflow cannot open (bad syntax, a port that is not a number, a database or
+    driver other than SQLite and PostgreSQL via psycopg) with one line naming the fix."""
+    try:
+        u = make_url(url)
+        u.get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StoreUrlError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
+                            "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
+                            "postgresql+psycopg://user@host/db.") from None
+    except ValueError as exc:  # SQLAlchemy parses the port with int()
+        import re
+
+        hidden = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)  # unparsable, so redact() cannot
+        raise StoreUrlError(f"The store URL {hidden!r} is not valid ({exc}); the port must be "
+                            "a number, e.g. postgresql+psycopg://user@host:5432/db.") from None
+    if u.get_driver_name() not in _SUPPORTED.get(u.get_backend_name(), ()):
+        raise StoreUrlError(
+            f"The store URL {redact(url)!r} uses {u.drivername}, which nbflow does not support; "
+            "nbflow supports SQLite (sqlite:///path/nbflow.db) and PostgreSQL via psycopg "
+            "(postgresql+psycopg://user@host/db): set NBFLOW_DATABASE_URL to one of those.")
+
+
 def redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url
 
 
@@ -95,6 +120,11 @@ def _use_wal(cur: Any) -> None:
             time.sleep(0.02)
 
 
+def open_store(url: str, **kwargs: Any) -> SqlStore:
+    """Open (and if needed create or upgrade) the store at ``url``."""
+    return SqlStore(url, **kwargs)
+
+
 class SqlStore:
     """The run store over any SQLAlchemy URL.
 
@@ -108,12 +138,16 @@ class SqlStore:
         self.url = normalise_url(url)
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
+        check_url(self.url)
         try:
             self.engine = _make_engine(self.url)
         except (ArgumentError, NoSuchModuleError) as exc:
-            raise StoreError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
-                             "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
-                             "postgresql+psycopg://user@host/db.") from None
+            raise StoreUrlError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
+                                "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
+                                "postgresql+psycopg://user@host/db.") from None
+        except ImportError as exc:  # the driver of a supported database is not installed
+            raise StoreUrlError(f"The driver for the store URL {redact(self.url)!r} is not "
+                                f"installed ({exc}); pip install psycopg[binary] for PostgreSQL.") from None
         except OSError as exc:  # the SQLite file's folder cannot be made (a file is in the way)
             raise StoreError(f"Cannot create the folder of the SQLite store {redact(self.url)} "
                              f"({exc.strerror}: {exc.filename}); set NBFLOW_HOME or "
@@ -555,10 +589,6 @@ class SqlStore:
 
 
 _IDLE = object()
-
-if TYPE_CHECKING:
-    def _conforms(store: SqlStore, tasks: TaskTables) -> tuple[RunStore, TaskStore]:
-        return store, tasks
 
 
 def _materialization(r: Any) -> MaterializationRecord:

@@ -80,6 +80,8 @@ BADGES = {"missing": "○", "fresh": "●", "stale": "!", "queued": "…", "runn
           "succeeded": "✓", "failed": "✗", "check failed": "⚠"}
 """A shape per state label, so states differ by more than colour."""
 CLUSTER_PAD = 10.0
+DEFAULT_GROUP = "default"
+"""The group of an asset that names none: not boxed."""
 CLUSTER_LABEL = 18.0
 
 
@@ -100,11 +102,11 @@ def layout_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], *,
 
     ``engine="auto"`` falls back to the layered layout when ``dot`` is missing, fails, or the
     graph has more than ``DOT_LIMIT`` assets; ``engine="dot"`` raises ``LayoutError`` instead.
-    ``groups`` maps names to their group (``None`` or absent: no group); each group is boxed.
+    ``groups`` maps names to their group; each group but ``default`` (or none) is boxed.
     """
     known = set(nodes)
     edges = [(a, b) for a, b in edges if a in known and b in known]
-    grouped = {n: g for n, g in (groups or {}).items() if g and n in known}
+    grouped = {n: g for n, g in (groups or {}).items() if g and g != DEFAULT_GROUP and n in known}
     if engine not in ("auto", "dot", "layered"):
         raise ValueError(f"engine must be auto, dot or layered, not {engine!r}")
     exe = None if engine == "layered" else (dot or find_dot())

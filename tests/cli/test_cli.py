@@ -32,7 +32,7 @@ def nbflow(*args: str, home: Path, cwd: Path | None = None) -> subprocess.Comple
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBFLOW_")}
     env.update(NBFLOW_HOME=str(home), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "nbflow", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nbflow", *args], capture_output=True, text=True, check=False,
                           env=env, cwd=cwd, timeout=120)
 
 
@@ -89,7 +89,7 @@ def test_status_assets_runs_and_run_show(pipeline: Path, home: Path) -> None:
     assert "broken" in show.stdout and "ValueError: bad input row 7" in show.stdout
     assert "SKIPPED" not in show.stdout or "broken" in show.stdout
     missing = nbflow("run", "show", "zzzz", home=home)
-    assert missing.returncode == 1 and "no run" in missing.stderr
+    assert missing.returncode == 2 and "no run" in missing.stderr
 
 
 def test_help_lists_every_command(home: Path) -> None:

@@ -20,15 +20,16 @@ from nbflow.core.specs import AssetSpec
 from nbflow.core.states import State
 from nbflow.core.versions import code_version
 from nbflow.engine.executors import Executor
-from nbflow.engine.io import io_manager
+from nbflow.engine.io import io_manager, load_value, value_problem
 
 
 @dataclass(frozen=True)
 class Ref:
-    """An input to load in the worker: a stored value's URI and its I/O manager."""
+    """An input to load in the worker: a stored value's URI, I/O manager and data version."""
 
     uri: str
     io: str
+    data_version: str | None = None
 
 
 @dataclass
@@ -82,25 +83,26 @@ def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
     for param, value in inputs.items():
         if isinstance(value, Ref):
             try:
-                value = io_manager(value.io, base).load(value.uri)
-            except Exception as exc:
+                value = load_value(io_manager(value.io, base), value.uri, value.data_version,
+                                   param)
+            except Exception as exc:  # noqa: BLE001 - reported as the step's failure
                 raise StepFailure(f"Cannot load input {param!r} of asset {spec.name!r}: {exc}",
                                   "") from None
         args[param] = value
     try:
         value = spec.fn(**args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's code: reported as the step's failure
         raise StepFailure(f"{type(exc).__name__}: {exc}", _user_traceback(exc, spec.fn),
                           exc) from None
     try:
         stored = io_manager(spec.io, base).store(spec.name, value)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as the step's failure
         raise StepFailure(str(exc), "") from None
     checks = []
     for c in spec.checks:
         try:
             passed, message = bool(c.fn(value)), None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a check that raises fails
             passed, message = False, f"{type(exc).__name__}: {exc}"
         checks.append({"name": c.name, "passed": passed, "severity": c.severity, "message": message})
     meta = {**spec.metadata, **stored.metadata}
@@ -137,7 +139,7 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
     errors: dict[str, dict[str, str]] = {}
     values: dict[str, Any] = {}
     current: dict[str, str] = {n: m.data_version for n, m in previous.items()}
-    uris: dict[str, Ref] = {n: Ref(m.uri, m.io) for n, m in previous.items()}
+    uris: dict[str, Ref] = {n: Ref(m.uri, m.io, m.data_version) for n, m in previous.items()}
     waiting = {n: sum(1 for u in graph.upstream[n] if u in chosen) for n in selected}
     consumers = {n: sum(1 for d in graph.downstream[n] if d in chosen) for n in selected}
     ready = deque(n for n in selected if waiting[n] == 0)
@@ -185,7 +187,8 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         inputs_v = {u: current[u] for u in ups}
         prev = previous.get(name)
         if (not force and prev is not None
-                and stale_reason(cv, prev.code_version, prev.input_versions, inputs_v) is None):
+                and stale_reason(cv, prev.code_version, prev.input_versions, inputs_v) is None
+                and value_problem(io_manager(prev.io, base), prev.uri, prev.data_version) is None):
             current[name] = prev.data_version
             finish(name, State.CACHED)
             return
@@ -198,19 +201,19 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         running[fut] = (name, time.time(), attempt, cv, inputs_v)
 
     def collect(fut: Future[Any]) -> None:
-        name, t0, attempt, cv, inputs_v = running.pop(fut)
+        name, _started, attempt, cv, inputs_v = running.pop(fut)
         spec = spec_of[name]
         try:
             out: StepOutput = fut.result()
         except StepFailure as exc:
             fail(name, attempt, exc.message, exc.traceback, exc.error or exc)
             return
-        except Exception as exc:  # the executor itself failed (a lost worker, pickling)
+        except Exception as exc:  # noqa: BLE001 - the executor itself failed (a lost worker, pickling)
             fail(name, attempt, f"{type(exc).__name__}: {exc}",
                  "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), exc)
             return
         current[name] = out.data_version
-        uris[name] = Ref(out.uri, spec.io)
+        uris[name] = Ref(out.uri, spec.io, out.data_version)
         if not remote and (consumers.get(name) or name in keep):
             values[name] = out.value
         emit(Event(EventKind.MATERIALIZATION, run_id, name, None, {

@@ -63,7 +63,8 @@ class _Files:
 
             self._fs, _ = fsspec.core.url_to_fs(self.base)
 
-    def write(self, relpath: str, payload: bytes) -> str:
+    def write(self, relpath: str, payload: bytes, version: str | None = None) -> str:
+        """Write ``payload`` (whose data version is ``version``, when known) under ``relpath``."""
         if self.local:
             folder, _, name = f"{self.base}/{relpath}".rpartition("/")
             if folder not in self._dirs:
@@ -77,10 +78,14 @@ class _Files:
                 with open(tmp, "wb") as f:
                     f.write(payload)
                 os.replace(tmp, path)
+                st = os.stat(path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)  # a full disk must not leave half-written files behind
                 raise
+            # Written from these bytes just now: later checks need not hash the file again.
+            if version is not None:
+                self._verified[path] = (st.st_size, st.st_mtime_ns, version)
             return path
         url = f"{self.base}/{relpath}"
         assert self._fs is not None
@@ -164,7 +169,7 @@ class FileIO:
     def store(self, asset: str, value: Any) -> Stored:
         payload = self.encode(asset, value)
         version = data_version(payload)
-        return Stored(self.files.write(f"{asset}.{version}.{self.suffix}", payload), version,
+        return Stored(self.files.write(f"{asset}.{version}.{self.suffix}", payload, version), version,
                       describe(value))
 
     def load(self, uri: str, *, data_version: str | None = None, asset: str | None = None) -> Any:

@@ -18,7 +18,7 @@ from nbflow.core.states import State, run_state
 from nbflow.core.versions import code_version
 from nbflow.engine.assets import run_assets
 from nbflow.engine.executors import Executor, make_executor
-from nbflow.engine.io import io_manager, load_value
+from nbflow.engine.io import io_manager, load_value, value_problem
 from nbflow.errors import NbflowError, SelectionError
 from nbflow.session.result import MaterializeResult
 from nbflow.settings import Settings
@@ -166,6 +166,7 @@ class Session:
         failures = store.last_failures()
         parents = store.parent_runs(m.run_id for m in latest.values())
         verdicts: dict[str, Verdict] = {}
+        base = self.settings.storage_base
         out = []
         for name in graph.order:  # upstream first, so staleness flows downstream
             spec = graph.specs[name]
@@ -180,7 +181,9 @@ class Session:
                 last_ts=None if last is None else last.ts.timestamp(),
                 inputs={u: latest[u].data_version if u in latest else None for u in ups},
                 upstream=verdicts,
-                failure=None if fail is None else Failure(fail[0], fail[1], fail[2]))
+                failure=None if fail is None else Failure(fail[0], fail[1], fail[2]),
+                value_problem=None if last is None else value_problem(
+                    io_manager(last.io, base), last.uri, last.data_version))
             status, reason, error = v.status, v.reason, v.error
             if name in names:
                 out.append(AssetStatus(name=name, status=status, reason=reason, last=last,

@@ -286,6 +286,86 @@ def test_retries_on_assets_are_recorded_per_attempt(session, registry):
     assert nf.get_run(result.run_id).step("flaky").attempts == 3
 
 
+def test_asset_retry_waits_its_delay_without_blocking_other_steps(session, registry):
+    import time
+
+    seen: list[tuple[str, str | None, float, dict]] = []
+    session.hooks.subscribe(lambda e: seen.append((e.kind.value, e.step, time.monotonic(), dict(e.data))))
+    tries = {"n": 0}
+
+    @nf.asset(registry=registry, retries=1, retry_delay=0.8)
+    def flaky():
+        tries["n"] += 1
+        if tries["n"] == 1:
+            raise ConnectionError("try again")
+        return "ok"
+
+    @nf.asset(registry=registry)
+    def one():
+        time.sleep(0.05)
+        return 1
+
+    @nf.asset(registry=registry)
+    def two(one):
+        time.sleep(0.05)
+        return one + 1
+
+    @nf.asset(registry=registry)
+    def three(two):
+        return two + 1
+
+    result = nf.materialize(executor="threads")
+    assert result.ok and tries["n"] == 2
+    retrying = [e for e in seen if e[0] == "STEP_RETRYING"]
+    assert [(e[1], e[3]["attempt"], e[3]["delay"]) for e in retrying] == [("flaky", 1, 0.8)]
+    again = next(e for e in seen if e[0] == "STEP_STARTED" and e[1] == "flaky" and e[3]["attempt"] == 2)
+    three_done = next(e for e in seen if e[0] == "STEP_FINISHED" and e[1] == "three")
+    assert again[2] - retrying[0][2] >= 0.75           # it waited the policy's delay
+    assert three_done[2] - retrying[0][2] < 0.6         # while the chain went on meanwhile
+    assert three_done[2] < again[2]
+
+
+def test_asset_retry_on_predicate_decides_which_failures_retry(session, registry):
+    calls = {"n": 0}
+
+    @nf.asset(registry=registry, retries=3, retry_on=lambda e: "transient" in str(e))
+    def picky():
+        calls["n"] += 1
+        raise ValueError("transient" if calls["n"] == 1 else "permanent")
+
+    result = nf.materialize()
+    assert result.states["picky"] is State.FAILED and calls["n"] == 2
+    assert "permanent" in result.errors["picky"]["message"]
+
+
+def test_asset_retry_on_classes_see_the_users_exception(session, registry):
+    calls = {"n": 0}
+
+    @nf.asset(registry=registry, retries=2, retry_on=ConnectionError)
+    def net():
+        calls["n"] += 1
+        raise ConnectionError("down") if calls["n"] == 1 else KeyError("gone")
+
+    result = nf.materialize()
+    assert result.states["net"] is State.FAILED and calls["n"] == 2
+
+
+def test_cancel_while_an_asset_waits_to_retry(session, registry):
+    cancel = threading.Event()
+
+    @nf.asset(registry=registry, retries=1, retry_delay=30)
+    def slow_retry():
+        cancel.set()
+        raise ConnectionError("down")
+
+    import time
+
+    t = time.monotonic()
+    result = nf.materialize(cancel=cancel)
+    assert time.monotonic() - t < 5
+    assert result.states == {"slow_retry": State.CANCELLED}
+
+
 def test_checks_block_downstream(session, registry):
     @nf.asset(registry=registry, checks=[nf.check(lambda v: min(v) >= 0, name="non_negative"),
                                           nf.check(lambda v: len(v) > 5, name="enough_rows", severity="warn")])
@@ -345,3 +425,39 @@ def test_deployment_run_id_links_materialisations(session, registry, monkeypatch
     monkeypatch.setenv("NBFLOW_RUN_ID", "deploy-run-1")
     nf.materialize()
     assert nf.status()[0].deployment_run_id == "deploy-run-1"
+
+
+def test_a_value_changed_or_deleted_behind_nbflows_back_is_missing_and_rebuilt(session) -> None:
+    """status says missing (with the reason), materialize rebuilds it, downstream never reads it."""
+    import os
+    from pathlib import Path
+
+    import nbflow as nf
+
+    calls: list[str] = []
+
+    @nf.asset(registry=session.registry)
+    def base() -> list[int]:
+        calls.append("base")
+        return list(range(20))
+
+    @nf.asset(registry=session.registry)
+    def total(base: list[int]) -> int:
+        calls.append("total")
+        return sum(base)
+
+    assert session.materialize("*").ok
+    uri = session.store.latest_materializations(["base"])["base"].uri
+    data = bytearray(Path(uri).read_bytes())
+    data[-3] ^= 0x01                                      # same length, other bytes
+    Path(uri).write_bytes(bytes(data))
+    st = {s.name: (s.status, s.reason) for s in session.status()}
+    assert st["base"][0] == "missing" and "changed outside nbflow" in st["base"][1]
+    assert st["total"] == ("stale", "upstream 'base' is missing")
+    calls.clear()
+    result = session.materialize("*")
+    assert result.states["base"].value == "SUCCEEDED" and calls[0] == "base"
+    assert session.load("total") == sum(range(20))
+    os.remove(session.store.latest_materializations(["base"])["base"].uri)
+    assert {s.name: s.status for s in session.status()}["base"] == "missing"
+    assert session.materialize("base").states["base"].value == "SUCCEEDED"   # not CACHED

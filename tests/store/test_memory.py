@@ -167,6 +167,7 @@ def test_get_run_has_its_fields_and_steps(history: RunStore) -> None:
     assert history.get_run("nope") is None
     assert sorted(history.find_run_ids("r")) == ["r0", "r1", "r2", "r3", "r4"]
     assert history.find_run_ids("li") == ["live"] and history.find_run_ids("x") == []
+    assert history.find_run_ids("%") == [] and history.find_run_ids("r_") == []  # literal, not LIKE
 
 
 def test_run_started_carries_the_run_fields(run_store: RunStore) -> None:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbflow.automation.daemon import TickSource
+from nbflow.core.schedules import due_ticks
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment
 from nbflow.deployments.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
-from nbflow.core.schedules import due_ticks
 from nbflow.deployments.service import run_values
 from nbflow.errors import NbflowError
 from nbflow.store.hosts import pid_alive

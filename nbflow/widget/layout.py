@@ -171,7 +171,7 @@ def dot_source(nodes: Sequence[str], edges: Sequence[tuple[str, str]],
     members: dict[str, list[str]] = {}
     for n in nodes:
         g = groups.get(n)
-        if g:
+        if g and g != DEFAULT_GROUP:
             members.setdefault(g, []).append(n)
         else:
             lines.append(f"{_quote(n)} [width={node_width(n) / 72:.4f}];")

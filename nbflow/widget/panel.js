@@ -1,87 +1,514 @@
-// nbflow lineage panel: draws the SVG the kernel lays out, restyles nodes from `states`,
-// and sends clicks back as anywidget custom messages ({action: ...}).
+// nbflow lineage panel: draws the SVG the kernel lays out (one innerHTML per graph change),
+// restyles nodes from `states`, pans and zooms with one transform, and sends clicks back as
+// anywidget custom messages ({action: ...}). Every listener sits on the panel, never on a node.
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v);
+    else el.setAttribute(k, v === true ? "" : v);
   }
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+const SVGNS = "http://www.w3.org/2000/svg";
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   for (const c of children) el.append(c);
   return el;
 }
 
-const SCOPES = [
-  ["this", "Materialise this"],
-  ["upstream", "… with upstream"],
-  ["downstream", "… with downstream"],
+// One entry per scope, each with a forced variant: [scope, force, label].
+const ENTRIES = [
+  ["this", false, "Materialise this"], ["this", true, "force"],
+  ["upstream", false, "… with upstream"], ["upstream", true, "force"],
+  ["downstream", false, "… with downstream"], ["downstream", true, "force"],
 ];
+const FORCE_TITLE = "Rebuild even what is fresh";
+// Same shapes as layout.BADGES: a state reads by its text and its badge, not colour alone.
+const BADGES = { missing: "○", fresh: "●", stale: "!", queued: "…", running: "↻",
+                 succeeded: "✓", failed: "✗", "check failed": "⚠" };
+const LEGEND = [
+  ["fresh", "stored, nothing changed since"], ["succeeded", "built in this run"],
+  ["stale", "code or inputs changed"], ["missing", "never built"], ["queued", "waiting in this run"],
+  ["running", "building now"], ["failed", "last build failed"], ["check failed", "a blocking check failed"],
+];
+const NEEDS_RUN = new Set(["stale", "missing", "failed", "check failed"]);
+const MIN_ZOOM = 0.02, MAX_ZOOM = 4;
+
+const pad2 = (n) => String(n).padStart(2, "0");
+function localTime(ts) {
+  if (ts === null || ts === undefined) return "—";
+  const d = new Date(ts * 1000), now = new Date();
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  if (d.toDateString() === now.toDateString()) return `today ${time}`;
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
+}
+function seconds(v) {
+  if (v === null || v === undefined) return "—";
+  return v < 10 ? `${v.toFixed(2)} s` : `${v.toFixed(1)} s`;
+}
+function fmt(v) {
+  if (v === null || v === undefined || v === "") return "—";
+  if (typeof v === "number") return Number.isInteger(v) ? v.toLocaleString() : v.toFixed(3);
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+const INTERNAL_FRAME = /[\\/](nbflow|site-packages|dist-packages|IPython)[\\/]|<frozen /;
+
+// The failure: its message first, then the traceback with library frames folded away so the
+// user's own frames are what shows.
+function failureSection(text) {
+  const at = text.indexOf("Traceback (most recent call last):");
+  const head = (at >= 0 ? text.slice(0, at) : text).trim();
+  const tb = at >= 0 ? text.slice(at) : "";
+  const lines = tb.split("\n");
+  const last = lines.filter((l) => l.trim()).pop() || "";
+  const parts = [h("h5", {}, "Failure"), h("pre", { class: "nbflow-error-line" }, head || last)];
+  if (tb) {
+    const frames = [];   // [internal, text]
+    let cur = null;
+    for (const line of lines.slice(1)) {
+      if (/^\s*File "|^\s*Cell In\[/.test(line)) {
+        cur = [INTERNAL_FRAME.test(line), line];
+        frames.push(cur);
+      } else if (cur && /^\s/.test(line)) {
+        cur[1] += "\n" + line;
+      } else if (line.trim()) {
+        frames.push([false, line]);
+        cur = null;
+      }
+    }
+    const body = h("div", { class: "nbflow-frames" });
+    let hidden = [];
+    const flush = () => {
+      if (!hidden.length) return;
+      body.append(h("details", { class: "nbflow-lib-frames" },
+        h("summary", {}, `${hidden.length} library frame${hidden.length > 1 ? "s" : ""}`),
+        h("pre", {}, hidden.join("\n"))));
+      hidden = [];
+    };
+    for (const [internal, frame] of frames) {
+      if (internal) { hidden.push(frame); continue; }
+      flush();
+      body.append(h("pre", { class: "nbflow-frame" }, frame));
+    }
+    flush();
+    parts.push(h("details", { class: "nbflow-traceback", open: true }, h("summary", {}, "Traceback"), body));
+  }
+  return h("section", { class: "nbflow-failure" }, ...parts);
+}
+
+function previewSection(p) {
+  if (!p) return null;
+  const parts = [h("h5", {}, "Value")];
+  if (p.kind === "table") {
+    const [rows, cols] = p.shape || [];
+    parts.push(h("p", { class: "nbflow-hint" },
+      `${fmt(rows)} rows × ${fmt(cols)} columns` + (rows > (p.rows || []).length ? `, first ${p.rows.length}` : "")));
+    const head = h("tr", {}, ...p.columns.map((c, i) => h("th", { title: p.dtypes[i] }, c, h("br"),
+      h("span", { class: "nbflow-dtype" }, p.dtypes[i]))));
+    const body = p.rows.map((r) => h("tr", {}, ...r.map((v) => h("td", {}, fmt(v)))));
+    parts.push(h("div", { class: "nbflow-scroll" }, h("table", { class: "nbflow-preview" }, h("thead", {}, head),
+      h("tbody", {}, ...body))));
+  } else if (p.kind === "repr") {
+    parts.push(h("p", { class: "nbflow-hint" }, p.type), h("pre", { class: "nbflow-repr" }, p.text));
+  } else {
+    parts.push(h("p", { class: "nbflow-hint" }, p.text || "No value stored."));
+  }
+  return h("section", { class: "nbflow-value" }, ...parts);
+}
+
+function historySection(items) {
+  if (!items || !items.length) return null;
+  return h("section", { class: "nbflow-history" }, h("h5", {}, "Last materialisations"),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "time"), h("th", {}, "duration"), h("th", {}, "rows"))),
+      h("tbody", {}, ...items.map((m) => h("tr", { title: `run ${m.run_id}` },
+        h("td", {}, localTime(m.ts)), h("td", {}, seconds(m.duration)), h("td", {}, fmt(m.rows)))))));
+}
+
+function legend() {
+  return h("div", { class: "nbflow-legend", "aria-label": "Legend" }, ...LEGEND.map(([label, what]) => {
+    const cls = `nbflow-swatch state-${label.replace(/ /g, "-")}`;
+    const swatch = s("svg", { width: "30", height: "18", class: "nbflow-svg", "aria-hidden": "true" },
+      s("g", { class: cls },
+        s("rect", { x: "1", y: "1", width: "28", height: "16", rx: "4" }),
+        s("g", { class: "nbflow-badge", transform: "translate(15,9)" }, s("circle", { r: "6" }),
+          s("text", { y: "4" }, BADGES[label]))));
+    return h("span", { class: "nbflow-legend-item", "data-state": label, title: what }, swatch,
+      h("b", {}, label), h("span", { class: "nbflow-legend-what" }, what));
+  }));
+}
 
 function render({ model, el }) {
-  const root = h("div", { class: "nbflow-panel" });
+  const root = h("div", { class: "nbflow-panel", "data-lm-suppress-shortcuts": "true" });
   const staleBtn = h("button", { class: "nbflow-stale", title: "Materialise every stale or missing asset" },
                      "Materialise stale");
   const cancelBtn = h("button", { class: "nbflow-cancel", title: "Stop after the current step" }, "Cancel");
-  const zoomOut = h("button", { class: "nbflow-zoom", title: "Zoom out" }, "−");
-  const zoomFit = h("button", { class: "nbflow-zoom", title: "Fit / actual size" }, "fit");
-  const zoomIn = h("button", { class: "nbflow-zoom", title: "Zoom in" }, "+");
+  const refreshBtn = h("button", { class: "nbflow-refresh", title: "Re-read the graph and every status" }, "Refresh");
+  const search = h("input", { class: "nbflow-search", type: "search", placeholder: "Find asset…",
+                              "aria-label": "Find asset (Enter centres the first match)" });
+  const found = h("span", { class: "nbflow-found", "aria-live": "polite" });
+  const zoomOut = h("button", { class: "nbflow-zoom nbflow-zoom-out", title: "Zoom out", "aria-label": "Zoom out" }, "−");
+  const zoomFit = h("button", { class: "nbflow-zoom nbflow-zoom-fit", title: "Fit the whole graph" }, "Fit");
+  const zoomIn = h("button", { class: "nbflow-zoom nbflow-zoom-in", title: "Zoom in", "aria-label": "Zoom in" }, "+");
   const message = h("span", { class: "nbflow-message", role: "status" });
-  const notice = h("div", { class: "nbflow-notice" });
-  const graph = h("div", { class: "nbflow-graph" });
-  const menu = h("div", { class: "nbflow-menu", hidden: "" });
+  const notice = h("div", { class: "nbflow-notice", hidden: true });
+  const graph = h("div", { class: "nbflow-graph", "aria-label": "Lineage graph" });
+  const menu = h("div", { class: "nbflow-menu", role: "menu", hidden: true });
   const details = h("div", { class: "nbflow-details" });
   root.append(
-    h("div", { class: "nbflow-toolbar" }, staleBtn, cancelBtn, zoomOut, zoomFit, zoomIn, message),
-    notice,
+    h("div", { class: "nbflow-toolbar" }, staleBtn, cancelBtn, refreshBtn,
+      h("span", { class: "nbflow-sep" }), search, found, h("span", { class: "nbflow-sep" }),
+      zoomOut, zoomFit, zoomIn, message),
+    notice, legend(),
     h("div", { class: "nbflow-body" }, graph, details),
     menu,
   );
   el.append(root);
 
-  let nodes = new Map();
-  let zoom = 1;
-  let fitted = false;
-  let updates = 0;
-  let maxLag = 0;
+  let svg = null, viewport = null;
+  let nodes = new Map();          // name -> <g>
+  let boxes = new Map();          // name -> {x, y, w, h} in layout pixels
+  let ups = new Map(), downs = new Map(), edgesOf = new Map();
+  let size = { w: 0, h: 0 };
+  const shown = new Map();        // name -> label drawn
+  let view = { k: 1, x: 0, y: 0 };
+  let userMoved = false;
+  let selected = "";
+  let lit = [], matched = [];
+  let menuFor = null;
+  let updates = 0, maxLag = 0;
   const lags = [];
 
   const send = (msg) => model.send(msg);
 
-  function drawGraph() {
-    graph.innerHTML = model.get("svg");
-    nodes = new Map();
-    for (const g of graph.querySelectorAll("g.nbflow-node")) nodes.set(g.dataset.name, g);
-    applyZoom();
-    applyStates();
-    const built = model.get("built_at");
-    requestAnimationFrame(() => {
-      if (!root.dataset.paintMs && built) root.dataset.paintMs = String(Date.now() - built * 1000);
-      root.dataset.nodes = String(nodes.size);
-    });
-  }
+  // -- drawing -----------------------------------------------------------------------------------
 
-  function applyZoom() {
-    const svg = graph.querySelector("svg");
-    if (!svg) return;
-    const w = Number(svg.getAttribute("width")), hgt = Number(svg.getAttribute("height"));
-    const scale = fitted ? Math.min(1, (graph.clientWidth - 4) / w) : zoom;
-    svg.style.width = `${w * scale}px`;
-    svg.style.height = `${hgt * scale}px`;
+  function drawGraph() {
+    const t0 = performance.now();
+    const text = model.get("svg");
+    graph.innerHTML = text || '<p class="nbflow-hint nbflow-empty">No assets yet: define one with <code>%%asset</code> or <code>@nf.asset</code>.</p>';
+    svg = graph.querySelector("svg");
+    viewport = svg && svg.querySelector("g.nbflow-viewport");
+    nodes = new Map(); boxes = new Map(); ups = new Map(); downs = new Map(); edgesOf = new Map();
+    shown.clear(); lit = []; matched = [];
+    if (svg) {
+      size = { w: Number(svg.getAttribute("width")), h: Number(svg.getAttribute("height")) };
+      svg.removeAttribute("viewBox");
+      svg.setAttribute("width", "100%");
+      svg.setAttribute("height", "100%");
+      graph.style.height = `${Math.max(140, Math.min(560, size.h + 16))}px`;
+      for (const g of svg.querySelectorAll("g.nbflow-node")) {
+        const name = g.dataset.name;
+        nodes.set(name, g);
+        const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(g.getAttribute("transform") || "");
+        const r = g.firstElementChild && g.querySelector("rect");
+        boxes.set(name, { x: m ? +m[1] : 0, y: m ? +m[2] : 0, w: r ? +r.getAttribute("width") : 0,
+                          h: r ? +r.getAttribute("height") : 0 });
+        ups.set(name, []); downs.set(name, []); edgesOf.set(name, []);
+      }
+      for (const e of svg.querySelectorAll("path.nbflow-edge")) {
+        const a = e.dataset.tail, b = e.dataset.head;
+        if (!nodes.has(a) || !nodes.has(b)) continue;
+        downs.get(a).push(b); ups.get(b).push(a);
+        edgesOf.get(a).push(e); edgesOf.get(b).push(e);
+      }
+    } else {
+      graph.style.height = "";
+    }
+    if (!userMoved || !viewport) fit(); else applyView();
+    applyStates();
+    highlight();
+    applySearch();
+    const built = model.get("built_at");
+    requestAnimationFrame(() => setTimeout(() => {
+      root.dataset.renderMs = String(Math.round(performance.now() - t0));
+      if (!root.dataset.paintMs && built && nodes.size) root.dataset.paintMs = String(Date.now() - built * 1000);
+      root.dataset.nodes = String(nodes.size);
+    }));
   }
 
   function applyStates() {
     const states = model.get("states") || {};
-    const selected = model.get("selected");
+    let needsRun = false;
     for (const [name, label] of Object.entries(states)) {
+      if (NEEDS_RUN.has(label)) needsRun = true;
       const g = nodes.get(name);
       if (!g) continue;
       const cls = `nbflow-node state-${label.replace(/ /g, "-")}` + (name === selected ? " selected" : "");
       if (g.getAttribute("class") !== cls) g.setAttribute("class", cls);
+      if (shown.get(name) === label) continue;
+      shown.set(name, label);
       const text = g.querySelector("text.nbflow-state");
-      if (text && text.textContent !== label) text.textContent = label;
+      if (text) text.textContent = label;
+      const badge = g.querySelector(".nbflow-badge text");
+      if (badge) badge.textContent = BADGES[label] || "?";
+      g.setAttribute("aria-label", `${name}: ${label}`);
     }
+    staleBtn.disabled = !needsRun;
+    staleBtn.title = needsRun ? "Materialise every stale or missing asset" : "Nothing is stale or missing";
   }
+
+  // -- pan and zoom: one transform on the viewport group -------------------------------------------
+
+  let viewPending = false;
+  function applyView() {
+    if (viewPending) return;
+    viewPending = true;
+    requestAnimationFrame(() => {
+      viewPending = false;
+      if (!viewport) return;
+      viewport.setAttribute("transform", `translate(${view.x.toFixed(1)},${view.y.toFixed(1)}) scale(${view.k.toFixed(4)})`);
+      root.dataset.zoom = view.k.toFixed(3);
+    });
+  }
+
+  function fit() {
+    const cw = graph.clientWidth || 600, ch = graph.clientHeight || 300;
+    if (!size.w || !size.h) { view = { k: 1, x: 0, y: 0 }; applyView(); return; }
+    const k = Math.min(1, (cw - 8) / size.w, (ch - 8) / size.h);
+    view = { k, x: (cw - size.w * k) / 2, y: (ch - size.h * k) / 2 };
+    userMoved = false;
+    applyView();
+  }
+
+  function zoomAt(px, py, factor) {
+    const k = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, view.k * factor));
+    const f = k / view.k;
+    view = { k, x: px - (px - view.x) * f, y: py - (py - view.y) * f };
+    userMoved = true;
+    applyView();
+  }
+
+  function centreOn(name) {
+    const b = boxes.get(name);
+    if (!b) return;
+    const k = Math.max(view.k, 0.8);
+    view = { k, x: graph.clientWidth / 2 - (b.x + b.w / 2) * k, y: graph.clientHeight / 2 - (b.y + b.h / 2) * k };
+    userMoved = true;
+    applyView();
+  }
+
+  function ensureVisible(name) {
+    const b = boxes.get(name);
+    if (!b) return;
+    const x0 = b.x * view.k + view.x, y0 = b.y * view.k + view.y;
+    const x1 = x0 + b.w * view.k, y1 = y0 + b.h * view.k;
+    if (x0 < 0 || y0 < 0 || x1 > graph.clientWidth || y1 > graph.clientHeight) centreOn(name);
+  }
+
+  const local = (ev) => { const r = graph.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
+
+  graph.addEventListener("wheel", (ev) => {
+    if (!viewport) return;
+    ev.preventDefault();
+    const [px, py] = local(ev);
+    const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? 400 : 1;
+    // a pinch on a touchpad arrives as a wheel with ctrlKey: let it zoom faster
+    zoomAt(px, py, Math.exp(-ev.deltaY * unit * (ev.ctrlKey ? 0.01 : 0.0015)));
+  }, { passive: false });
+
+  const pointers = new Map();
+  let drag = null, moved = false, pinch = null;
+  graph.addEventListener("pointerdown", (ev) => {
+    if (!viewport || ev.button !== 0) return;
+    pointers.set(ev.pointerId, local(ev));
+    moved = false;
+    if (pointers.size === 1) drag = { start: local(ev), view: { ...view }, id: ev.pointerId };
+    if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      pinch = { dist: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1, k: view.k };
+      drag = null;
+    }
+  });
+  graph.addEventListener("pointermove", (ev) => {
+    if (!pointers.has(ev.pointerId)) return;
+    const p = local(ev);
+    pointers.set(ev.pointerId, p);
+    if (pinch && pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      const dist = Math.hypot(a[0] - b[0], a[1] - b[1]) || 1;
+      zoomAt((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (pinch.k * dist / pinch.dist) / view.k);
+      moved = true;
+      return;
+    }
+    if (!drag) return;
+    const dx = p[0] - drag.start[0], dy = p[1] - drag.start[1];
+    if (!moved && Math.hypot(dx, dy) < 4) return;
+    if (!moved) { moved = true; graph.setPointerCapture(ev.pointerId); root.classList.add("nbflow-panning"); }
+    view = { k: drag.view.k, x: drag.view.x + dx, y: drag.view.y + dy };
+    userMoved = true;
+    applyView();
+  });
+  const endPointer = (ev) => {
+    pointers.delete(ev.pointerId);
+    if (pointers.size < 2) pinch = null;
+    if (!pointers.size) { drag = null; root.classList.remove("nbflow-panning"); }
+  };
+  graph.addEventListener("pointerup", endPointer);
+  graph.addEventListener("pointercancel", endPointer);
+
+  zoomIn.addEventListener("click", () => zoomAt(graph.clientWidth / 2, graph.clientHeight / 2, 1.25));
+  zoomOut.addEventListener("click", () => zoomAt(graph.clientWidth / 2, graph.clientHeight / 2, 1 / 1.25));
+  zoomFit.addEventListener("click", fit);
+
+  // -- selection and lineage -----------------------------------------------------------------------
+
+  function walk(start, next) {
+    const seen = new Set(), todo = [start];
+    while (todo.length) {
+      for (const n of next.get(todo.pop()) || []) if (!seen.has(n)) { seen.add(n); todo.push(n); }
+    }
+    return seen;
+  }
+
+  function highlight() {
+    for (const e of lit) e.removeAttribute("data-lit");
+    lit = [];
+    if (!svg) return;
+    const on = selected && nodes.has(selected);
+    svg.classList.toggle("nbflow-focus", Boolean(on));
+    if (!on) return;
+    const up = walk(selected, ups), down = walk(selected, downs);
+    const mark = (el, how) => { el.setAttribute("data-lit", how); lit.push(el); };
+    mark(nodes.get(selected), "self");
+    for (const n of up) mark(nodes.get(n), "upstream");
+    for (const n of down) mark(nodes.get(n), "downstream");
+    const inLine = new Set([selected, ...up, ...down]);
+    for (const n of inLine) {
+      for (const e of edgesOf.get(n)) {
+        const a = e.dataset.tail, b = e.dataset.head;
+        // an edge is part of the lineage when it runs along it, not just touches it
+        if (!e.hasAttribute("data-lit") && ((up.has(a) || a === selected) && (up.has(b) || b === selected)
+            || (down.has(b) || b === selected) && (down.has(a) || a === selected))) mark(e, "edge");
+      }
+    }
+    root.dataset.lit = String(up.size + down.size + 1);
+  }
+
+  function select(name) {
+    selected = name;
+    applyStates();
+    highlight();
+    send({ action: "select", name });
+  }
+
+  // -- search --------------------------------------------------------------------------------------
+
+  function applySearch() {
+    for (const g of matched) g.removeAttribute("data-match");
+    matched = [];
+    const q = search.value.trim().toLowerCase();
+    if (svg) svg.classList.toggle("nbflow-searching", Boolean(q));
+    if (!q) { found.textContent = ""; return; }
+    for (const [name, g] of nodes) if (name.toLowerCase().includes(q)) { g.setAttribute("data-match", ""); matched.push(g); }
+    found.textContent = matched.length ? `${matched.length} of ${nodes.size}` : "no match";
+  }
+  search.addEventListener("input", applySearch);
+  search.addEventListener("keydown", (ev) => {
+    ev.stopPropagation();
+    if (ev.key === "Enter" && matched.length) {
+      ev.preventDefault();
+      const name = matched[0].dataset.name;
+      centreOn(name);
+      select(name);
+      matched[0].focus({ preventScroll: true });
+    } else if (ev.key === "Escape") {
+      search.value = "";
+      applySearch();
+    }
+  });
+
+  // -- the node menu -------------------------------------------------------------------------------
+
+  function menuItems() { return [...menu.querySelectorAll("[role=menuitem]")]; }
+
+  function showMenu(name, g) {
+    menuFor = name;
+    const item = (scope, force, label) => h("button", {
+      class: force ? "nbflow-menu-force" : `nbflow-menu-${scope}`, role: "menuitem", tabindex: "-1",
+      "data-scope": scope, "data-force": String(force), title: force ? FORCE_TITLE : null,
+      "aria-label": force ? `${label} — ${scope === "this" ? "this" : `with ${scope}`}` : null }, label);
+    const rows = [];
+    for (let i = 0; i < ENTRIES.length; i += 2) {
+      rows.push(h("div", { class: "nbflow-menu-row" }, item(...ENTRIES[i]), item(...ENTRIES[i + 1])));
+    }
+    menu.replaceChildren(h("div", { class: "nbflow-menu-title" }, name), ...rows,
+      h("button", { class: "nbflow-menu-close", role: "menuitem", tabindex: "-1" }, "Close"));
+    const box = g.getBoundingClientRect(), outer = root.getBoundingClientRect();
+    menu.hidden = false;
+    const left = Math.min(Math.max(0, box.left - outer.left), Math.max(0, outer.width - menu.offsetWidth - 4));
+    menu.style.left = `${left}px`;
+    menu.style.top = `${box.bottom - outer.top + 4}px`;
+  }
+
+  function closeMenu(refocus) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    const g = menuFor && nodes.get(menuFor);
+    menuFor = null;
+    if (refocus && g) g.focus({ preventScroll: true });
+  }
+
+  menu.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    const name = menuFor;
+    if (b.dataset.scope && name) send({ action: "materialize", name, scope: b.dataset.scope, force: b.dataset.force === "true" });
+    closeMenu(true);
+  });
+  menu.addEventListener("keydown", (ev) => {
+    const items = menuItems();
+    const i = items.indexOf(document.activeElement);
+    const go = (j) => { ev.preventDefault(); items[(j + items.length) % items.length].focus(); };
+    if (ev.key === "ArrowDown" || ev.key === "ArrowRight") go(i + 1);
+    else if (ev.key === "ArrowUp" || ev.key === "ArrowLeft") go(i - 1);
+    else if (ev.key === "Home") go(0);
+    else if (ev.key === "End") go(items.length - 1);
+    else if (ev.key === "Escape") { ev.preventDefault(); closeMenu(true); }
+    else if (ev.key === "Tab") { closeMenu(false); return; }
+    else return;
+    ev.stopPropagation();
+  });
+  menu.addEventListener("focusout", (ev) => {
+    if (!menu.contains(ev.relatedTarget) && ev.relatedTarget) closeMenu(false);
+  });
+
+  graph.addEventListener("click", (ev) => {
+    if (moved) { moved = false; return; }     // the end of a drag is not a click
+    const g = ev.target.closest("g.nbflow-node");
+    if (!g) { closeMenu(false); return; }
+    select(g.dataset.name);
+    showMenu(g.dataset.name, g);
+  });
+  graph.addEventListener("keydown", (ev) => {
+    const g = ev.target.closest && ev.target.closest("g.nbflow-node");
+    if (!g) return;
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      ev.stopPropagation();
+      select(g.dataset.name);
+      showMenu(g.dataset.name, g);
+      menuItems()[0].focus();
+    } else if (ev.key === "Escape") {
+      ev.stopPropagation();
+      closeMenu(false);
+    }
+  });
+  graph.addEventListener("focusin", (ev) => {
+    const g = ev.target.closest && ev.target.closest("g.nbflow-node");
+    graph.scrollTop = 0; graph.scrollLeft = 0;   // focus must not scroll the clipped box
+    if (g) ensureVisible(g.dataset.name);
+  });
+
+  staleBtn.addEventListener("click", () => send({ action: "materialize_stale" }));
+  cancelBtn.addEventListener("click", () => send({ action: "cancel" }));
+  refreshBtn.addEventListener("click", () => send({ action: "refresh" }));
 
   // Pushes can arrive faster than a big SVG repaints: apply them once per animation frame,
   // and measure the lag (event in the kernel -> applied in the page) at that frame.
@@ -108,62 +535,30 @@ function render({ model, el }) {
     });
   }
 
-  function showMenu(name, g) {
-    menu.replaceChildren(
-      h("div", { class: "nbflow-menu-title" }, name),
-      ...SCOPES.map(([scope, label]) =>
-        h("button", { class: `nbflow-menu-${scope}`, "data-scope": scope, onclick: () => {
-          menu.hidden = true;
-          send({ action: "materialize", name, scope });
-        } }, label)),
-      h("button", { class: "nbflow-menu-close", onclick: () => { menu.hidden = true; } }, "Close"),
-    );
-    const box = g.getBoundingClientRect(), outer = root.getBoundingClientRect();
-    menu.style.left = `${Math.max(0, box.left - outer.left)}px`;
-    menu.style.top = `${box.bottom - outer.top + 4}px`;
-    menu.hidden = false;
-  }
-
-  graph.addEventListener("click", (ev) => {
-    const g = ev.target.closest("g.nbflow-node");
-    if (!g) { menu.hidden = true; return; }
-    const name = g.dataset.name;
-    send({ action: "select", name });
-    showMenu(name, g);
-  });
-  graph.addEventListener("keydown", (ev) => {
-    const g = ev.target.closest && ev.target.closest("g.nbflow-node");
-    if (g && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); g.dispatchEvent(new MouseEvent("click", { bubbles: true })); }
-  });
-  staleBtn.addEventListener("click", () => send({ action: "materialize_stale" }));
-  cancelBtn.addEventListener("click", () => send({ action: "cancel" }));
-  zoomIn.addEventListener("click", () => { fitted = false; zoom = Math.min(3, zoom * 1.25); applyZoom(); });
-  zoomOut.addEventListener("click", () => { fitted = false; zoom = Math.max(0.1, zoom / 1.25); applyZoom(); });
-  zoomFit.addEventListener("click", () => { fitted = !fitted; zoom = 1; applyZoom(); });
-
-  function fmt(v) {
-    if (v === null || v === undefined || v === "") return "—";
-    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
-    if (typeof v === "object") return JSON.stringify(v);
-    return String(v);
-  }
+  // -- details -------------------------------------------------------------------------------------
 
   function drawDetails() {
     const d = model.get("details") || {};
-    if (!d.name) { details.replaceChildren(h("p", { class: "nbflow-hint" }, "Click a node for its details.")); return; }
-    const rows = [
-      ["state", d.label], ["status", d.status], ["stale reason", d.reason], ["kind", d.kind],
-      ["group", d.group], ["upstream", (d.upstream || []).join(", ")],
-    ];
+    if (!d.name) { details.replaceChildren(h("p", { class: "nbflow-hint" }, "Click a node (or Tab to it and press Enter) for its details.")); return; }
     const last = d.last || {};
-    rows.push(["last materialised", last.time], ["duration (s)", last.duration], ["run id", last.run_id],
-              ["code version", last.code_version], ["data version", last.data_version]);
-    const meta = last.metadata || {};
-    for (const [k, v] of Object.entries(meta)) rows.push([k, v]);
-    const table = h("table", {}, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, fmt(v)))));
-    const parts = [h("h4", {}, d.name), table];
-    if (d.error) parts.push(h("pre", { class: "nbflow-error" }, d.error));
-    details.replaceChildren(...parts);
+    const state = d.status && d.status !== d.label ? `${d.label} (stored: ${d.status})` : (d.label || d.status);
+    const rows = [["state", state]];
+    if (d.status === "stale" && d.reason) rows.push(["why stale", d.reason]);
+    if (d.status === "missing" && d.reason) rows.push(["why", d.reason]);
+    rows.push(["kind", d.kind], ["group", d.group], ["upstream", (d.upstream || []).join(", ")],
+              ["downstream", (d.downstream || []).join(", ")]);
+    if (d.last) {
+      rows.push(["last materialised", localTime(last.ts)], ["duration", seconds(last.duration)],
+                ["run id", last.run_id], ["code version", last.code_version], ["data version", last.data_version]);
+      for (const [k, v] of Object.entries(last.metadata || {})) rows.push([k, v]);
+    }
+    const table = h("table", { class: "nbflow-facts" }, ...rows.map(([k, v]) =>
+      h("tr", { "data-key": k }, h("th", {}, k), h("td", {}, typeof v === "string" ? v || "—" : fmt(v)))));
+    const parts = [h("h4", {}, d.name)];
+    if (d.description) parts.push(h("p", { class: "nbflow-hint" }, d.description));
+    if (d.error) parts.push(failureSection(String(d.error)));
+    parts.push(table, previewSection(d.preview), historySection(d.history));
+    details.replaceChildren(...parts.filter(Boolean));
   }
 
   function drawStatus() {
@@ -178,15 +573,22 @@ function render({ model, el }) {
 
   model.on("change:svg", drawGraph);
   model.on("change:states", scheduleApply);
-  model.on("change:selected", scheduleApply);
+  model.on("change:selected", () => {
+    const name = model.get("selected");
+    if (name !== selected) { selected = name; highlight(); }
+    scheduleApply();
+  });
   model.on("change:stamp", scheduleApply);
   model.on("change:details", drawDetails);
   model.on("change:running", drawStatus);
   model.on("change:message", drawStatus);
   model.on("change:notice", drawStatus);
+  selected = model.get("selected") || "";
   drawGraph();
   drawDetails();
   drawStatus();
+  // The output may be laid out after render: fit again once the box has its real size.
+  requestAnimationFrame(() => { if (!userMoved) fit(); });
   return () => { menu.hidden = true; };
 }
 

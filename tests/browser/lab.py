@@ -1,4 +1,4 @@
-"""A JupyterLab server for browser tests and the panel benchmark: free loopback port, isolated
+"""A JupyterLab (or Notebook 7) server for browser tests and the panel benchmark: free loopback port, isolated
 Jupyter dirs, its own NBFLOW_HOME, stopped through /api/shutdown (then its own process group)."""
 
 from __future__ import annotations
@@ -35,17 +35,22 @@ def free_port() -> int:
 
 
 class LabServer:
-    """``jupyter lab`` serving ``root`` in the background."""
+    """``jupyter lab`` (``app="notebook"``: Notebook 7) serving ``root`` in the background."""
 
-    def __init__(self, workdir: Path, root: Path) -> None:
+    def __init__(self, workdir: Path, root: Path, app: str = "jupyterlab") -> None:
+        if app not in ("jupyterlab", "notebook"):
+            raise ValueError(f"app must be jupyterlab or notebook, not {app!r}")
         self.workdir = workdir
         self.root = root
+        self.app = app
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "jupyterlab.log"
 
     def url(self, notebook: str) -> str:
+        if self.app == "notebook":
+            return f"{self.base}/notebooks/{notebook}?token={TOKEN}"
         return f"{self.base}/lab/tree/{notebook}?token={TOKEN}"
 
     def start(self, timeout: float = 90) -> LabServer:
@@ -61,11 +66,12 @@ class LabServer:
         settings.mkdir(parents=True, exist_ok=True)
         (settings / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+        cmd = [sys.executable, "-m", self.app, "--no-browser", f"--port={self.port}",
                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={self.root}", "--ServerApp.port_retries=0",
-               "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+               f"--ServerApp.root_dir={self.root}", "--ServerApp.port_retries=0"]
+        if self.app == "jupyterlab":
+            cmd += ["--LabApp.news_url=None",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log.open("wb"),
@@ -81,6 +87,11 @@ class LabServer:
                 time.sleep(0.25)
         self.stop()
         raise TimeoutError(f"jupyter lab not up after {timeout}s:\n{self.log.read_text()}")
+
+    def kernels(self) -> list[dict[str, Any]]:
+        """The server's running kernels (its REST API)."""
+        with urllib.request.urlopen(f"{self.base}/api/kernels?token={TOKEN}", timeout=5) as r:
+            return list(json.load(r))
 
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:
@@ -106,6 +117,17 @@ def open_notebook(browser: Any, server: LabServer, notebook: str, errors: list[s
     page.set_default_timeout(60_000)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url(notebook))
+    if server.app == "notebook":
+        # Notebook 7 has no status bar: its execution indicator goes connecting -> idle, and
+        # the server must list the kernel (an indicator without a kernel also says idle).
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]")).to_be_attached()
+        deadline = time.monotonic() + 60
+        while not server.kernels():
+            if time.monotonic() > deadline:
+                raise TimeoutError("Notebook 7 started no kernel in 60 s")
+            time.sleep(0.25)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]")).to_be_attached()
+        return page
     # The toolbar's execution indicator says idle before a kernel exists; the status bar's
     # kernel item reaches "| Idle" only once cells will really run.
     expect(page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE)).to_be_visible()

@@ -1,14 +1,18 @@
 """The lineage panel in a real JupyterLab with Debian's Chromium (Playwright, no browser download).
 
 Opens the ETL example, runs all cells, clicks a node and materialises it, watches it turn
-succeeded; edits an upstream cell, re-runs it, watches downstream turn stale. Keeps screenshots
+succeeded; edits an upstream cell, re-runs it, watches downstream turn stale. A second notebook
+checks the panel's features (legend, groups, pan/zoom, lineage highlight, search, keyboard menu,
+force entries, the failure section) in the light and dark themes; a third runs in Notebook 7. Keeps screenshots
 in test-artifacts/ and the measured timings in test-artifacts/panel-browser-timings.json.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import textwrap
 import time
 from pathlib import Path
 
@@ -65,7 +69,7 @@ def test_panel_click_materialises_and_edits_turn_downstream_stale(tmp_path: Path
 
                 # click -> menu -> "Materialise this" -> running -> succeeded, without a cell run
                 target.click()
-                page.locator(".nbflow-menu button[data-scope=this]").click()
+                page.locator(".nbflow-menu button[data-scope=this][data-force=true]").click()
                 expect(target).to_have_class("nbflow-node state-succeeded selected")
                 expect(target.locator("text.nbflow-state")).to_have_text("succeeded")
                 expect(page.locator(".nbflow-details h4")).to_have_text("daily_revenue")
@@ -111,4 +115,315 @@ def test_panel_click_materialises_and_edits_turn_downstream_stale(tmp_path: Path
         server.stop()
     (ARTIFACTS / "panel-browser-timings.json").write_text(json.dumps(timings, indent=2))
     print({k: round(v, 1) for k, v in timings.items()})
+    assert not errors, f"page errors: {errors}"
+
+
+FEATURES_NB = [
+    textwrap.dedent("""\
+        import pathlib
+        import pandas as pd
+        import nbflow as nf
+
+        @nf.asset(group='ingest')
+        def raw_orders():
+            return pd.DataFrame({'id': [1, 2, 3], 'amount': [5.0, -1.0, 7.5]})
+
+        @nf.asset(group='ingest')
+        def clean_orders(raw_orders):
+            return raw_orders[raw_orders.amount > 0]
+
+        @nf.asset(group='report')
+        def revenue(clean_orders):
+            return float(clean_orders.amount.sum())
+
+        @nf.asset(group='report')
+        def top_order(clean_orders):
+            return clean_orders.nlargest(1, 'amount')
+
+        def check_flag():
+            if not pathlib.Path('ok.flag').exists():
+                raise ValueError('flaky needs ok.flag')
+
+        @nf.asset
+        def flaky(revenue):
+            check_flag()
+            return revenue * 2
+
+        nf.materialize('raw_orders, clean_orders, revenue, top_order')"""),
+    "p = nf.panel()\np",
+]
+
+
+def write_notebook(root: Path, cells: list[str], name: str = "features.ipynb") -> str:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / name)
+    return name
+
+
+def luminance(css: str) -> float:
+    """Relative luminance (0 black .. 1 white) of an ``rgb(...)``/``rgba(...)`` colour."""
+    r, g, b = (float(v) / 255 for v in re.findall(r"[\d.]+", css)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def style(locator, prop: str) -> str:
+    return locator.evaluate(f"(e) => getComputedStyle(e).{prop}")
+
+
+def transform(page) -> str:
+    return page.locator(".nbflow-panel g.nbflow-viewport").get_attribute("transform") or ""
+
+
+def wait_transform_change(page, before: str) -> str:
+    page.wait_for_function(
+        "(b) => document.querySelector('.nbflow-panel g.nbflow-viewport').getAttribute('transform') !== b",
+        arg=before)
+    return transform(page)
+
+
+def set_theme(page, theme: str) -> None:
+    def item(label: str):
+        return page.locator(".lm-Menu-content > .lm-Menu-item").filter(
+            has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")))
+
+    page.get_by_role("menuitem", name="Settings", exact=True).click()
+    item("Theme").hover()
+    item(theme).click()
+    light = "false" if "Dark" in theme else "true"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+    page.wait_for_timeout(300)   # the theme's stylesheet applies after the attribute
+
+
+def test_panel_features_in_light_and_dark(tmp_path: Path) -> None:
+    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
+    require("Graphviz dot", dot_available(), "apt install graphviz")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / "nbroot"
+    root.mkdir()
+    name = write_notebook(root, FEATURES_NB)
+    server = LabServer(tmp_path, root).start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = None
+            try:
+                page = open_notebook(browser, server, name, errors)
+                run_all(page)
+                panel = page.locator(".nbflow-panel")
+                expect(panel).to_have_attribute("data-nodes", "5")
+                expect(node(page, "revenue")).to_have_class("nbflow-node state-fresh")
+                expect(node(page, "flaky")).to_have_class("nbflow-node state-missing")
+                expect(panel.locator(".nbflow-notice")).to_be_hidden()
+
+                # legend, groups as clusters
+                legend = panel.locator(".nbflow-legend")
+                for label in ("fresh", "succeeded", "stale", "missing", "failed"):
+                    expect(legend.locator(f"[data-state='{label}']")).to_be_visible()
+                expect(legend).to_contain_text("built in this run")
+                clusters = panel.locator("g.nbflow-cluster")
+                expect(clusters).to_have_count(2)
+                expect(panel.locator("g.nbflow-cluster[data-group=ingest] text")).to_have_text("ingest")
+
+                # the view: fitted on both axes, wheel zooms, drag pans, buttons zoom and fit
+                graph = panel.locator(".nbflow-graph")
+                box = graph.bounding_box()
+                fitted = transform(page)
+                assert "scale(" in fitted
+                page.mouse.move(box["x"] + 20, box["y"] + 20)
+                page.mouse.wheel(0, -300)
+                zoomed = wait_transform_change(page, fitted)
+                assert float(panel.get_attribute("data-zoom")) > 0
+                page.mouse.move(box["x"] + 10, box["y"] + box["height"] - 10)
+                page.mouse.down()
+                page.mouse.move(box["x"] + 80, box["y"] + box["height"] - 40, steps=5)
+                page.mouse.up()
+                panned = wait_transform_change(page, zoomed)
+                assert re.search(r"scale\(([\d.]+)\)", panned)[1] == re.search(r"scale\(([\d.]+)\)", zoomed)[1]
+                k = float(panel.get_attribute("data-zoom"))
+                panel.locator(".nbflow-zoom-in").click()
+                expect(panel).not_to_have_attribute("data-zoom", f"{k:.3f}")
+                assert float(panel.get_attribute("data-zoom")) == pytest.approx(k * 1.25, rel=0.01)
+                panel.locator(".nbflow-zoom-fit").click()
+                page.wait_for_function("(f) => document.querySelector('.nbflow-panel g.nbflow-viewport')"
+                                       ".getAttribute('transform') === f", arg=fitted)
+                for n in ("raw_orders", "flaky"):
+                    nb, gb = node(page, n).bounding_box(), graph.bounding_box()
+                    assert gb["x"] <= nb["x"] and nb["x"] + nb["width"] <= gb["x"] + gb["width"]
+                    assert gb["y"] <= nb["y"] and nb["y"] + nb["height"] <= gb["y"] + gb["height"]
+
+                # selection: lineage lit, the rest dimmed; details in local time, with history
+                node(page, "clean_orders").click()
+                page.keyboard.press("Escape")
+                expect(page.locator(".nbflow-menu")).to_be_hidden()
+                expect(panel.locator("svg.nbflow-svg.nbflow-focus")).to_be_attached()
+                lit = {n: node(page, n).get_attribute("data-lit")
+                       for n in ("raw_orders", "clean_orders", "revenue", "top_order", "flaky")}
+                assert lit == {"raw_orders": "upstream", "clean_orders": "self", "revenue": "downstream",
+                               "top_order": "downstream", "flaky": "downstream"}
+                node(page, "top_order").click()
+                page.keyboard.press("Escape")
+                expect(node(page, "revenue")).not_to_have_attribute("data-lit", re.compile("."))
+                assert float(style(node(page, "revenue"), "opacity")) < 0.5
+                assert float(style(node(page, "top_order"), "opacity")) == 1
+                details = panel.locator(".nbflow-details")
+                expect(details.locator("h4")).to_have_text("top_order")
+                when = details.locator("tr[data-key='last materialised'] td")
+                expect(when).to_have_text(re.compile(r"^today \d\d:\d\d:\d\d$"))
+                expect(details.locator("tr[data-key=state]")).to_have_count(1)
+                expect(details.locator(".nbflow-history tbody tr")).to_have_count(1)
+                expect(details.locator(".nbflow-preview th").first).to_contain_text("id")
+                expect(details.locator(".nbflow-preview")).to_contain_text("7.5")
+
+                # search: filter, then Enter centres and selects the first match
+                search = panel.locator(".nbflow-search")
+                search.fill("orders")
+                expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(2)
+                expect(panel.locator(".nbflow-found")).to_have_text("2 of 5")
+                assert float(style(node(page, "revenue"), "opacity")) < 0.5
+                before = transform(page)
+                search.press("Enter")
+                wait_transform_change(page, before)
+                expect(panel.locator("g.nbflow-node.selected")).to_have_count(1)
+                first = panel.locator("g.nbflow-node.selected").get_attribute("data-name")
+                assert "orders" in first
+                nb, gb = node(page, first).bounding_box(), graph.bounding_box()
+                assert abs((nb["x"] + nb["width"] / 2) - (gb["x"] + gb["width"] / 2)) < 4
+                search.fill("")
+                expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(0)
+                panel.locator(".nbflow-zoom-fit").click()
+
+                # keyboard: Tab between nodes, Enter opens the menu, arrows move, Escape closes
+                node(page, "raw_orders").focus()
+                page.keyboard.press("Tab")
+                focused = page.evaluate("() => document.activeElement.dataset.name || ''")
+                assert focused and focused != "raw_orders"
+                node(page, "raw_orders").focus()
+                page.keyboard.press("Enter")
+                menu = page.locator(".nbflow-menu")
+                expect(menu).to_be_visible()
+                expect(menu.locator(".nbflow-menu-title")).to_have_text("raw_orders")
+                active = "() => [document.activeElement.dataset.scope, document.activeElement.dataset.force]"
+                assert page.evaluate(active) == ["this", "false"]
+                page.keyboard.press("ArrowDown")
+                assert page.evaluate(active) == ["this", "true"]
+                page.keyboard.press("ArrowDown")
+                assert page.evaluate(active) == ["upstream", "false"]
+                page.keyboard.press("ArrowUp")
+                page.keyboard.press("ArrowUp")
+                assert page.evaluate(active) == ["this", "false"]
+                for scope in ("this", "upstream", "downstream"):
+                    expect(menu.locator(f"button[data-scope={scope}][data-force=true]")).to_have_text("force")
+                page.keyboard.press("Escape")
+                expect(menu).to_be_hidden()
+                assert page.evaluate("() => document.activeElement.dataset.name") == "raw_orders"
+                expect(page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor .cm-focused")).to_have_count(0)
+
+                # force: the plain entry caches a fresh asset, the forced one rebuilds it
+                page.keyboard.press("Enter")
+                page.keyboard.press("Enter")            # "Materialise this", not forced
+                expect(page.locator(".nbflow-message")).to_contain_text("1 cached")
+                expect(node(page, "raw_orders")).to_have_class("nbflow-node state-fresh selected")
+                fresh_fill = style(node(page, "raw_orders").locator("rect").first, "fill")
+                node(page, "raw_orders").click()
+                menu.locator("button[data-scope=this][data-force=true]").click()
+                expect(page.locator(".nbflow-message")).to_contain_text("1 succeeded")
+                expect(node(page, "raw_orders")).to_have_class("nbflow-node state-succeeded selected")
+                expect(node(page, "raw_orders").locator(".nbflow-badge text")).to_have_text("✓")
+                assert style(node(page, "raw_orders").locator("rect").first, "fill") != fresh_fill
+
+                # a failure: its own section, the user's frame visible without scrolling
+                stale = panel.locator(".nbflow-stale")
+                expect(stale).to_be_enabled()
+                node(page, "flaky").click()
+                menu.locator("button[data-scope=this][data-force=false]").click()
+                expect(node(page, "flaky")).to_have_class("nbflow-node state-failed selected")
+                failure = details.locator(".nbflow-failure")
+                expect(failure).to_contain_text("flaky needs ok.flag")
+                expect(details.locator("tr[data-key='why stale']")).to_have_count(0)
+                frame = failure.locator(".nbflow-frame", has_text="check_flag").first
+                expect(frame).to_be_visible()
+                fb, db = frame.bounding_box(), details.bounding_box()
+                assert fb["y"] + fb["height"] <= db["y"] + db["height"]
+                page.screenshot(path=str(ARTIFACTS / "panel-light.png"))
+                panel.screenshot(path=str(ARTIFACTS / "panel-light-panel.png"))
+
+                # "Materialise stale" runs what needs it, then is disabled
+                (root / "ok.flag").write_text("ok")
+                stale.click()
+                expect(node(page, "flaky").locator("text.nbflow-state")).to_have_text("succeeded")
+                expect(stale).to_be_disabled()
+
+                # dark theme: a dark panel, readable buttons
+                light_bg = luminance(style(panel, "backgroundColor"))
+                set_theme(page, "JupyterLab Dark")
+                bg = luminance(style(panel, "backgroundColor"))
+                assert light_bg > 0.8 and bg < 0.2, (light_bg, bg)
+                button = panel.locator(".nbflow-refresh")
+                assert luminance(style(button, "color")) - luminance(style(button, "backgroundColor")) > 0.4
+                assert luminance(style(legend.locator("b").first, "color")) > 0.6
+                assert luminance(style(node(page, "revenue").locator("text.nbflow-name"), "fill")) > 0.6
+                node(page, "flaky").click()
+                page.keyboard.press("Escape")
+                panel.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "panel-dark.png"))
+                panel.screenshot(path=str(ARTIFACTS / "panel-dark-panel.png"))
+                set_theme(page, "JupyterLab Dark High Contrast")
+                panel.screenshot(path=str(ARTIFACTS / "panel-high-contrast-panel.png"))
+                set_theme(page, "JupyterLab Light")
+            except Exception:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / "panel-features-failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert not errors, f"page errors: {errors}"
+
+
+def test_panel_renders_in_notebook_7(tmp_path: Path) -> None:
+    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
+    pytest.importorskip("notebook", reason="pip install notebook (the test extra has it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / "nbroot"
+    root.mkdir()
+    name = write_notebook(root, FEATURES_NB, "nb7.ipynb")
+    server = LabServer(tmp_path, root, app="notebook").start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = None
+            try:
+                page = open_notebook(browser, server, name, errors)
+                assert "/notebooks/" in page.url
+                run_all(page)
+                panel = page.locator(".nbflow-panel")
+                expect(panel).to_have_attribute("data-nodes", "5")
+                expect(node(page, "revenue")).to_have_class("nbflow-node state-fresh")
+                expect(panel.locator("g.nbflow-cluster")).to_have_count(2)
+                node(page, "revenue").click()
+                expect(page.locator(".nbflow-menu")).to_be_visible()
+                expect(panel.locator(".nbflow-details h4")).to_have_text("revenue")
+                panel.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "panel-notebook7.png"))
+            except Exception:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / "panel-notebook7-failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
     assert not errors, f"page errors: {errors}"

@@ -107,7 +107,7 @@ def test_auto_uses_the_fallback_for_huge_graphs(monkeypatch: pytest.MonkeyPatch)
 
 GROUPED = (["raw", "clean", "report", "other"],
            [("raw", "clean"), ("clean", "report"), ("other", "report")],
-           {"raw": "ingest", "clean": "ingest", "report": "sales"})
+           {"raw": "ingest", "clean": "ingest", "report": "sales", "other": "default"})
 
 
 def _inside(box, c) -> bool:

@@ -23,15 +23,18 @@ from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord, to
 from nbflow.core.states import TERMINAL, State
 from nbflow.errors import StoreError, StoreUrlError
 from nbflow.store import migrate
+from nbflow.store.hosts import pid_alive, this_host
 from nbflow.store.schema import events, materializations, runs
 
 if TYPE_CHECKING:
+    from nbflow.store.base import RunStore, TaskStore
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.tasks import TaskTables
 
 _BATCH = 5000
 _FAILURE_FIELDS = ("cell_index", "exception", "message")
 _STEP_KINDS = (EventKind.STEP_STARTED, EventKind.STEP_FINISHED, EventKind.STEP_RETRYING)
+_OPEN = (str(State.RUNNING), str(State.PENDING))
 
 
 def normalise_url(url: str) -> str:
@@ -74,22 +77,49 @@ def redact(url: str) -> str:
         return url
 
 
-def _make_engine(url: str) -> Engine:
+def read_only_path(url: str) -> Path | None:
+    """The SQLite file (or the folder it would be made in) this process cannot write, if any.
+
+    A WAL database is written through files beside it, so a writable file in a read-only
+    folder counts as read-only too.
+    """
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    db = Path(u.database).expanduser()
+    if db.exists():
+        if not os.access(db, os.W_OK):
+            return db
+        return None if os.access(db.parent, os.W_OK) else db.parent
+    folder = next((p for p in (db.parent, *db.parent.parents) if p.exists()), None)
+    return folder if folder is not None and not os.access(folder, os.W_OK) else None
+
+
+def _make_engine(url: str, read_only: bool = False) -> Engine:
     dumps = lambda o: json.dumps(o, default=str)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, json_serializer=dumps,
-                               connect_args={"timeout": 60, "check_same_thread": False})
+        connect_args: dict[str, Any] = {"timeout": 60, "check_same_thread": False}
+        if read_only:
+            # mode=ro opens a read-only file; when SQLite cannot make the WAL's shared-memory
+            # file beside it either, the file is opened as immutable (nothing else writes it).
+            db = Path(u.database or "").expanduser().resolve()
+            creator = _read_only_connect(db, connect_args)
+            engine = create_engine("sqlite://", json_serializer=dumps, creator=creator)
+        else:
+            if u.database and u.database != ":memory:":
+                Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(u, json_serializer=dumps, connect_args=connect_args)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # nbflow emits BEGIN itself (below)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=60000")
-            _use_wal(cur)
-            cur.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                _use_wal(cur)
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -101,6 +131,23 @@ def _make_engine(url: str) -> Engine:
         return engine
     args = {"connect_timeout": 10} if u.get_backend_name() == "postgresql" else {}
     return create_engine(u, json_serializer=dumps, connect_args=args, pool_pre_ping=True)
+
+
+def _read_only_connect(db: Path, connect_args: dict[str, Any]) -> Any:
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(db))}?mode=ro"
+
+    def connect() -> Any:
+        try:
+            conn = sqlite3.connect(uri, uri=True, **connect_args)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            return sqlite3.connect(uri + "&immutable=1", uri=True, **connect_args)
+
+    return connect
 
 
 def _use_wal(cur: Any) -> None:
@@ -120,11 +167,6 @@ def _use_wal(cur: Any) -> None:
             time.sleep(0.02)
 
 
-def open_store(url: str, **kwargs: Any) -> SqlStore:
-    """Open (and if needed create or upgrade) the store at ``url``."""
-    return SqlStore(url, **kwargs)
-
-
 class SqlStore:
     """The run store over any SQLAlchemy URL.
 
@@ -139,8 +181,17 @@ class SqlStore:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         check_url(self.url)
+        if not (0 < heartbeat_interval < heartbeat_timeout < float("inf")):
+            from nbflow.errors import SettingsError
+
+            raise SettingsError(
+                f"The heartbeat timeout ({heartbeat_timeout:g} s) must be a finite number of "
+                f"seconds above the heartbeat interval ({heartbeat_interval:g} s, itself above "
+                "0), or running runs are shown CRASHED between two beats.")
+        self.read_only = read_only_path(self.url)
+        """The file or folder that makes this SQLite store read-only for this process, if any."""
         try:
-            self.engine = _make_engine(self.url)
+            self.engine = _make_engine(self.url, self.read_only is not None)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise StoreUrlError(f"The store URL {url!r} is not a valid SQLAlchemy URL ({exc}); "
                                 "set NBFLOW_DATABASE_URL to e.g. sqlite:///path/nbflow.db or "
@@ -159,7 +210,14 @@ class SqlStore:
         self._writer_lock = threading.Lock()
         self._active: dict[str, float] = {}
         self._error: BaseException | None = None
+        # A batch that could not be committed after its retries fails the store until the
+        # runs it belonged to are closed: no later batch commits meanwhile, and no later event
+        # of a run that lost one is ever committed (each run's record stays a prefix).
+        self._failed: BaseException | None = None
+        self._lost: set[str] = set()
+        self._closed: set[str] = set()
         self._pid = os.getpid()
+        self._latest: tuple[Any, dict[str, MaterializationRecord]] | None = None
         with self._translate_errors():
             self._migrate()
 
@@ -189,6 +247,8 @@ class SqlStore:
             if "not a database" in msg:
                 raise StoreError(f"The store at {where} is not a database ({msg}); point "
                                  "NBFLOW_DATABASE_URL or NBFLOW_HOME elsewhere, or move the file away.") from None
+            if "readonly" in msg or "read-only" in msg:
+                raise StoreError(self._read_only_message(msg)) from None
             raise StoreError(f"Cannot open the run store at {where}: {msg}. Check that the "
                              "database is running and NBFLOW_DATABASE_URL is right.") from None
         except DBAPIError as exc:
@@ -198,10 +258,23 @@ class SqlStore:
                                  "NBFLOW_DATABASE_URL or NBFLOW_HOME elsewhere, or move the file away.") from None
             raise StoreError(f"The run store at {where} failed: {msg}.") from None
 
+    def _read_only_message(self, what: str | None = None) -> str:
+        where = self.read_only or redact(self.url)
+        return (f"The run store at {redact(self.url)} is read-only ({what or f'{where} is not writable'}), "
+                "so nbflow can read it but not record runs; make it writable "
+                f"(e.g. chmod u+w {where}) or set NBFLOW_HOME or NBFLOW_DATABASE_URL to a "
+                "writable place.")
+
     def _migrate(self) -> None:
         with self.engine.connect() as conn:
-            if migrate.current_revision(conn) == migrate.HEAD:
+            revision = migrate.current_revision(conn)
+            if revision == migrate.HEAD:
                 return
+        if self.read_only is not None:
+            raise StoreError(
+                f"The run store at {redact(self.url)} is read-only ({self.read_only} is not "
+                f"writable) and has schema revision {revision!r}, not {migrate.HEAD!r}: open it "
+                "once with write access so nbflow can upgrade it, or make it writable.")
         with self.begin() as conn:
             if self.dialect == "postgresql":  # one migrator at a time across processes
                 conn.execute(text("SELECT pg_advisory_xact_lock(7262531)"))
@@ -220,6 +293,8 @@ class SqlStore:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        if self.read_only is not None:
+            raise StoreError(self._read_only_message())
         with self._writer_engine.begin() as conn:
             yield conn
 
@@ -231,10 +306,35 @@ class SqlStore:
 
     # ------------------------------------------------------------------ writing
     def record(self, event: Event) -> None:
-        """Queue ``event`` for the writer thread (returns at once)."""
+        """Queue ``event`` for the writer thread (returns at once).
+
+        Raises ``StoreError`` when the store cannot record it: it is read-only, or it failed to
+        commit an earlier event of this run (or any event, and has not recovered yet). The
+        run's engine stops there; the run is closed as FAILED once the store can be written.
+        """
+        if self._failed is not None or event.run_id in self._lost:
+            self._refuse(event.run_id)
+        if self.read_only is not None:
+            raise StoreError(self._read_only_message())
         if self._writer is None or os.getpid() != self._pid:
             self._start_writer()
         self._queue.put(event)
+
+    def _refuse(self, run_id: str) -> None:
+        self._lost.add(run_id)
+        self._active.pop(run_id, None)
+        self._error = None  # reported here, to the run that is stopped by it
+        self._queue.put(_IDLE)  # wake the writer: it closes the run when it can
+        raise StoreError(self._failure_message(run_id))
+
+    def _failure_message(self, run_id: str | None = None) -> str:
+        err = self._failed or self._error
+        msg = "an earlier event of this run was not committed" if err is None else _first_line(err)
+        run = f"run {run_id}" if run_id else "its runs"
+        return (f"The run store at {redact(self.url)} could not record events ({msg}), so "
+                f"{run} stops here; what was recorded before is kept, and the run is marked "
+                "FAILED once the store can be written again. Free disk space or fix the "
+                "database, then run it again.")
 
     def flush(self) -> None:
         """Block until every event recorded so far is committed."""
@@ -249,18 +349,24 @@ class SqlStore:
                                      "committing every event; the last events of this process "
                                      "may be missing. Restart the process.")
                 break
+        if self._failed is not None:
+            self._error = None
+            raise StoreError(self._failure_message()) from self._failed
         if self._error is not None:
             err, self._error = self._error, None
-            msg = (str(getattr(err, "orig", None) or err).strip().splitlines() or [repr(err)])[0]
-            raise StoreError(f"The run store at {redact(self.url)} could not record events: {msg}") from err
+            raise StoreError(f"The run store at {redact(self.url)} could not record events: "
+                             f"{_first_line(err)}") from err
 
     def close(self) -> None:
-        if self._writer is not None and self._writer.is_alive():
-            self.flush()
-            self._queue.put(None)
-            self._writer.join(timeout=30)
-        self._writer = None
-        self.engine.dispose()
+        try:
+            if self._writer is not None and self._writer.is_alive():
+                self.flush()
+        finally:
+            if self._writer is not None and self._writer.is_alive():
+                self._queue.put(None)
+                self._writer.join(timeout=30)
+            self._writer = None
+            self.engine.dispose()
 
     def _flush_at_exit(self) -> None:
         """Commit what is still queued when the interpreter exits normally."""
@@ -280,6 +386,7 @@ class SqlStore:
                 self._pid = os.getpid()
                 self._queue = queue.SimpleQueue()
                 self._active = {}
+                self._failed, self._lost, self._closed = None, set(), set()
                 self.engine.dispose(close=False)
             self._writer = threading.Thread(target=self._write_loop, name="nbflow-store-writer",
                                             daemon=True)
@@ -289,8 +396,10 @@ class SqlStore:
     def _write_loop(self) -> None:
         last_beat = time.monotonic()
         while True:
+            closing = self._failed is not None or len(self._closed) < len(self._lost)
             try:
-                item = self._queue.get(timeout=self.heartbeat_interval)
+                item = self._queue.get(timeout=min(self.heartbeat_interval, 0.5) if closing
+                                       else self.heartbeat_interval)
             except queue.Empty:
                 item = _IDLE
             batch: list[Event] = []
@@ -311,8 +420,12 @@ class SqlStore:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                self._write_with_retry(batch)
+            if batch and (self._failed is not None or self._lost):
+                batch = self._drop_lost(batch)
+            if batch and not self._write_with_retry(batch):
+                self._fail(batch)
+            if len(self._closed) < len(self._lost):
+                self._close_lost()
             if self._active and time.monotonic() - last_beat >= self.heartbeat_interval:
                 last_beat = time.monotonic()
                 self._beat()
@@ -321,24 +434,71 @@ class SqlStore:
             if stop:
                 return
 
-    def _write_with_retry(self, batch: list[Event]) -> None:
+    def _write_with_retry(self, batch: list[Event]) -> bool:
+        """Commit ``batch``; False when the database refused it after the retries."""
         for attempt in range(5):
             try:
                 with self.begin() as conn:
                     self._write_batch(conn, batch)
-                return
-            except OperationalError as exc:  # a lock held too long, a dropped connection
+                return True
+            except OperationalError as exc:  # a lock held too long, a dropped connection, a full disk
                 if attempt == 4:
-                    self._error = exc
-                    return
+                    self._failed = self._error = exc
+                    return False
                 time.sleep(0.2 * (attempt + 1))
             except Exception as exc:  # keep the writer alive; flush() reports the failure
-                if len(batch) > 1:  # one by one, so a bad event loses only itself, not the batch
-                    for e in batch:
-                        self._write_with_retry([e])
-                    return
+                if len(batch) > 1:  # one by one, so a bad event loses only its run, not the batch
+                    for i, e in enumerate(batch):
+                        if e.run_id in self._lost:
+                            continue
+                        if not self._write_with_retry([e]):
+                            if self._failed is not None:
+                                self._fail(batch[i:])
+                                return True
+                            self._lost.add(e.run_id)
+                    return True
                 self._error = exc
-                return
+                return False
+        return False
+
+    def _fail(self, batch: list[Event]) -> None:
+        """``batch`` is lost: so is every run it holds an event of."""
+        for e in batch:
+            self._lost.add(e.run_id)
+            self._active.pop(e.run_id, None)
+
+    def _drop_lost(self, batch: list[Event]) -> list[Event]:
+        """While the store has failed nothing commits (each dropped event loses its run);
+        after that, events of lost runs are still dropped."""
+        if self._failed is not None:
+            self._fail(batch)
+            return []
+        lost = self._lost
+        return [e for e in batch if e.run_id not in lost]
+
+    def _close_lost(self) -> None:
+        """Mark the lost runs FAILED with their RUN_FINISHED; once that commits, the store
+        records new runs again. Until then the runs keep no heartbeat (they show CRASHED)."""
+        pending = [r for r in set(self._lost) if r not in self._closed]
+        why = _first_line(self._failed) if self._failed is not None else "an event was not committed"
+        error = (f"The run store could not record every event of this run ({why}); the run "
+                 "was stopped and the events after the failure are missing.")
+        now = time.time()
+        try:
+            with self.begin() as conn:
+                done = list(conn.execute(
+                    update(runs).where(runs.c.run_id.in_(pending), runs.c.state.in_(_OPEN))
+                    .values(state=str(State.FAILED), ended_at=now, heartbeat_at=now, error=error)
+                    .returning(runs.c.run_id)).scalars())
+                if done:
+                    conn.execute(events.insert(), [
+                        {"run_id": r, "kind": str(EventKind.RUN_FINISHED), "step": None,
+                         "state": str(State.FAILED), "ts": now, "data": {"error": error}}
+                        for r in done])
+        except (DBAPIError, StoreError):
+            return  # still failing: try again on the next round
+        self._closed.update(pending)
+        self._failed = None
 
     def _write_batch(self, conn: Connection, batch: list[Event]) -> None:
         conn.execute(events.insert(), [
@@ -539,14 +699,23 @@ class SqlStore:
     def latest_materializations(self, names: Iterable[str] | None = None) -> dict[str, MaterializationRecord]:
         """The last materialisation of each asset (unpartitioned)."""
         self.flush()
-        latest = (select(func.max(materializations.c.id).label("id"))
-                  .where(materializations.c.partition.is_(None))
-                  .group_by(materializations.c.asset)).subquery()
-        q = select(materializations).join(latest, materializations.c.id == latest.c.id)
         wanted = None if names is None else set(names)
         with self.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return {r["asset"]: _materialization(r) for r in rows if wanted is None or r["asset"] in wanted}
+            # Rows are only ever added, so the newest id says whether anything changed since
+            # the last read (from any process): a status after every notebook cell stays cheap.
+            token = conn.execute(select(func.max(materializations.c.id))).scalar()
+            cached = self._latest
+            if cached is None or cached[0] != token:
+                latest = (select(func.max(materializations.c.id).label("id"))
+                          .where(materializations.c.partition.is_(None))
+                          .group_by(materializations.c.asset)).subquery()
+                q = select(materializations).join(latest, materializations.c.id == latest.c.id)
+                rows = conn.execute(q).mappings().all()
+                cached = self._latest = (token, {r["asset"]: _materialization(r) for r in rows})
+        found = cached[1]
+        if wanted is None:
+            return dict(found)
+        return {n: found[n] for n in wanted if n in found}
 
     def materializations(self, asset: str, limit: int = 20) -> list[MaterializationRecord]:
         self.flush()
@@ -589,6 +758,10 @@ class SqlStore:
 
 
 _IDLE = object()
+
+if TYPE_CHECKING:
+    def _conforms(store: SqlStore, tasks: TaskTables) -> tuple[RunStore, TaskStore]:
+        return store, tasks
 
 
 def _materialization(r: Any) -> MaterializationRecord:

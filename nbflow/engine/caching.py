@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from nbflow.core.tasks import CacheEntry, TaskSpec
 from nbflow.core.versions import code_version
@@ -185,16 +185,6 @@ def expires_at(spec: TaskSpec, now: float) -> float | None:
     return None if spec.cache_ttl is None else now + spec.cache_ttl
 
 
-class CacheBackend(Protocol):
-    """Where cache entries live (the store implements it; tests may use a dict)."""
-
-    def get_entry(self, key: str) -> CacheEntry | None: ...
-
-    def put_entry(self, entry: CacheEntry) -> None: ...
-
-    def clear_entries(self, task: str | None = None) -> int: ...
-
-
 def dumps_result(value: Any) -> bytes:
     """Pickle a task result for the cache (cloudpickle for notebook-defined classes)."""
     try:
@@ -209,5 +199,5 @@ def loads_result(payload: bytes) -> Any:
     return pickle.loads(payload)
 
 
-__all__ = ["CacheBackend", "CacheEntry", "UnhashableInput", "cache_key", "dumps_result",
+__all__ = ["CacheEntry", "UnhashableInput", "cache_key", "dumps_result",
            "expires_at", "inputs_hash", "loads_result", "stable_hash", "task_code_version"]

@@ -93,7 +93,7 @@ class _EventHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a record whose message cannot be formatted still logs
             message = str(record.msg)
         scope.emit(Event(EventKind.LOG, scope.run_id, None if step is None else step.step,
                          data={"level": record.levelname, "message": message,

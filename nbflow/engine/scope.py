@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from nbflow.core.codec import preview
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
 from nbflow.engine.retry import Clock
@@ -16,68 +15,43 @@ from nbflow.engine.retry import Clock
 if TYPE_CHECKING:
     from nbflow.engine.executors import Executor
     from nbflow.engine.futures import TaskFuture
-    from nbflow.store.sql import SqlStore
-    from nbflow.store.tasks import TaskTables
+    from nbflow.engine.ports import RunServices
 
 CLOCK = Clock()
-"""The clock retries sleep on; tests replace it (``monkeypatch.setattr(runs, "CLOCK", ...)``)."""
+"""The one clock retries sleep on (flows and tasks); tests replace it
+(``monkeypatch.setattr(nbflow.engine.scope, "CLOCK", Clock(...))``)."""
 
 _LOCAL = ("inprocess", "threads")
-_tables: weakref.WeakKeyDictionary[Any, TaskTables] = weakref.WeakKeyDictionary()
-_tables_lock = threading.Lock()
-
-
-def task_tables(store: Any) -> TaskTables:
-    """The ``TaskTables`` of ``store`` (one per store object)."""
-    tables = _tables.get(store)
-    if tables is None:
-        from nbflow.store.tasks import TaskTables
-
-        with _tables_lock:
-            tables = _tables.get(store)
-            if tables is None:
-                # A proxy: the tables must not keep the store (the dictionary's key) alive.
-                tables = _tables[store] = TaskTables(cast("SqlStore", weakref.proxy(store)))
-    return tables
 
 
 def jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as the store shows them: plain JSON values as they are, others as short text."""
-    return {k: _plain(v) for k, v in params.items()}
-
-
-def _plain(v: Any, depth: int = 0) -> Any:
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v if not isinstance(v, str) or len(v) <= 1000 else v[:1000] + "..."
-    if depth < 3 and isinstance(v, (list, tuple)) and len(v) <= 100:
-        return [_plain(x, depth + 1) for x in v]
-    if depth < 3 and isinstance(v, dict) and len(v) <= 100:
-        return {str(k): _plain(x, depth + 1) for k, x in v.items()}
-    text = repr(v)
-    return text if len(text) <= 200 else text[:200] + "..."
+    """Parameters as the store shows them: the codec's display ``preview`` of each value."""
+    return {k: preview(v) for k, v in params.items()}
 
 
 class RunScope:
     """One run of a flow (``kind="flow"``) or of a task called outside a flow (``kind="task"``).
 
-    Responsibilities: emit the run's events through the session's hooks; hand out unique step
-    names; own the executor that ``submit``/``map`` use and the futures made in the run; carry
-    the cancel flag a timeout or ``KeyboardInterrupt`` sets.
+    Responsibilities: emit the run's events (``services.emit``); hand out unique step names; own
+    the executor that ``submit``/``map`` use and the futures made in the run; carry the cancel
+    flag a timeout or ``KeyboardInterrupt`` sets. The cache and the concurrency slots come from
+    ``services`` too, so the engine never sees the session or the store.
     """
 
-    def __init__(self, session: Any, *, kind: str, name: str, parameters: Mapping[str, Any],
-                 executor: str = "threads", max_workers: int | None = None,
-                 parent: RunScope | None = None) -> None:
-        self.session = session
+    def __init__(self, services: RunServices, *, kind: str, name: str,
+                 parameters: Mapping[str, Any], executor: str = "threads",
+                 max_workers: int | None = None, parent_run_id: str | None = None) -> None:
+        self.services = services
         self.kind = kind
         self.name = name
         self.parameters = dict(parameters)
-        self.store = session.store
-        self.run_id: str = session.new_run_id()
-        self.emit: Callable[[Event], None] = session.hooks.emit
+        self.run_id: str = services.new_run_id()
+        self.emit: Callable[[Event], None] = services.emit
+        self.cache = services.cache
+        self.slots = services.slots
         self.executor_spec = executor
         self.max_workers = max_workers
-        self.parent = parent
+        self.parent_run_id = parent_run_id if parent_run_id is not None else services.parent_run_id
         self.cancel = threading.Event()
         self.futures: list[TaskFuture] = []
         self._counts: dict[str, int] = {}
@@ -89,17 +63,12 @@ class RunScope:
     def clock(self) -> Clock:
         return CLOCK
 
-    @property
-    def tables(self) -> TaskTables:
-        return task_tables(self.store)
-
     # ------------------------------------------------------------------ events
     def start(self, tags: Mapping[str, Any] | None = None) -> None:
         data: dict[str, Any] = {"kind": self.kind, "name": self.name,
                                 "parameters": jsonable(self.parameters)}
-        parent = self.parent.run_id if self.parent is not None else os.environ.get("NBFLOW_RUN_ID")
-        if parent:
-            data["parent_run_id"] = parent
+        if self.parent_run_id:
+            data["parent_run_id"] = self.parent_run_id
         if tags:
             data["tags"] = dict(tags)
         self.emit(Event(EventKind.RUN_STARTED, self.run_id, data=data))
@@ -110,7 +79,7 @@ class RunScope:
 
     def flush(self) -> None:
         """Block until every event of the run is committed."""
-        self.store.flush()
+        self.services.flush()
 
     # ------------------------------------------------------------------ steps
     def step_name(self, task: str) -> str:
@@ -170,4 +139,4 @@ class RunScope:
             self._executor = None
 
 
-__all__ = ["CLOCK", "RunScope", "jsonable", "task_tables"]
+__all__ = ["CLOCK", "RunScope", "jsonable"]

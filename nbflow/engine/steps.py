@@ -8,20 +8,20 @@ import time
 import warnings
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
-from nbflow.core.tasks import CacheEntry
-from nbflow.engine.caching import UnhashableInput, cache_key, dumps_result, expires_at, loads_result
-from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
-from nbflow.errors import NbflowWarning, RunCancelled, TaskError
+from nbflow.core.tasks import CacheEntry, TaskSpec
+from nbflow.engine.caching import cache_key, dumps_result, expires_at, loads_result
 from nbflow.engine.context import StepContext, _step
 from nbflow.engine.futures import Outcome, TaskFuture, find_futures, resolve
+from nbflow.engine.retry import attempt_loop, call_with_timeout
+from nbflow.errors import NbflowWarning, RunCancelled, TaskError, TaskTimeout, UnhashableInput
 
 if TYPE_CHECKING:
     from nbflow.engine.scope import RunScope
-    from nbflow.session.tasks import Task
 
 _STARTED = EventKind.STEP_STARTED
 _FINISHED = EventKind.STEP_FINISHED
@@ -34,6 +34,30 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of a task: the arguments as given, and bound to the parameters once."""
+
+    spec: TaskSpec
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    arguments: dict[str, Any] | None
+    """By parameter name, defaults applied; ``None`` when the call does not fit the signature
+    (the attempt then raises the ``TypeError`` and the step fails)."""
+    variadic: frozenset[str] = frozenset()
+    """The names of the ``*args`` and ``**kwargs`` parameters among ``arguments``."""
+
+    def resolved(self) -> Call:
+        """This call with every future among its inputs replaced by its value."""
+        arguments = self.arguments
+        if arguments is not None:
+            # A named parameter sits one level deeper in ``args``/``kwargs`` than in
+            # ``arguments``; a variadic one at the same level: resolve both alike.
+            var = self.variadic
+            arguments = {k: resolve(v, 0 if k in var else 1) for k, v in arguments.items()}
+        return Call(self.spec, resolve(self.args), resolve(self.kwargs), arguments, self.variadic)
+
+
 def has_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     for a in args:
         if isinstance(a, TaskFuture) or type(a) in (list, tuple, dict, set, frozenset):
@@ -44,24 +68,23 @@ def has_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return False
 
 
-def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
-             kwargs: dict[str, Any], *, refresh: bool = False,
+def run_step(scope: RunScope, call: Call, step: str, *, refresh: bool = False,
              future: TaskFuture | None = None) -> Outcome:
-    """Run one step of ``task`` in ``scope`` and return how it ended (never raises ``Exception``).
+    """Run ``call`` as step ``step`` of ``scope``; how it ended (never raises ``Exception``).
 
     Futures among the inputs are waited for and replaced by their values; their steps become
     the step's ``upstream``. A failed upstream skips the step. Then: the cache, the concurrency
     slots of the task's tags, and the attempt loop (events for every attempt and retry).
     """
-    spec = task.spec
+    spec = call.spec
     emit = scope.emit
     run_id = scope.run_id
     base: dict[str, Any] = {"kind": "task", "task": spec.name}
 
-    if has_futures(args, kwargs):
+    if has_futures(call.args, call.kwargs):
         upstream: list[TaskFuture] = []
-        find_futures(args, upstream)
-        find_futures(kwargs, upstream)
+        find_futures(call.args, upstream)
+        find_futures(call.kwargs, upstream)
         if upstream:
             base["upstream"] = list(dict.fromkeys(f.step for f in upstream))
             for f in upstream:
@@ -74,8 +97,7 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
                     emit(Event(_FINISHED, run_id, step, State.SKIPPED,
                                {**base, "attempt": 0, "error": str(error)}))
                     return Outcome(State.SKIPPED, error=error, run_id=run_id, step=step)
-            args = resolve(args)
-            kwargs = resolve(kwargs)
+            call = call.resolved()
 
     if scope.cancel.is_set():
         cancelled = RunCancelled(f"Step {step!r} did not start: run {run_id} was cancelled.")
@@ -86,7 +108,7 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
     try:
         key = None
         if spec.cache is not None:
-            key = _lookup_key(task, step, args, kwargs)
+            key = _lookup_key(call, step)
             if key is not None and not (refresh or spec.refresh_cache):
                 hit = _cached(scope, key)
                 if hit is not None:
@@ -100,10 +122,10 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
         if spec.tags:
             # A task called directly inside a task that holds a tag's slot (same thread) uses
             # that slot: waiting for a second one could wait for itself forever.
-            limited = [t for t in scope.tables.limited(spec.tags) if t not in held]
+            limited = [t for t in scope.slots.limited(spec.tags) if t not in held]
             if limited:
-                slots = scope.tables.acquire(sorted(limited), run_id=run_id, step=step,
-                                             cancel=scope.cancel)
+                slots = scope.slots.acquire(sorted(limited), run_id=run_id, step=step,
+                                            cancel=scope.cancel)
                 taken = set(limited)
                 held |= taken
     except Exception as e:  # noqa: BLE001 - the store failed or the run was cancelled meanwhile
@@ -111,16 +133,16 @@ def run_step(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
         emit(Event(_FINISHED, run_id, step, state, {**base, "attempt": 0, "error": describe(e)}))
         return Outcome(state, error=e, run_id=run_id, step=step)
     try:
-        return _attempts(scope, task, step, args, kwargs, base, key, future)
+        return _attempts(scope, call, step, base, key, future)
     finally:
         if slots:
             held -= taken
-            scope.tables.release(slots)
+            scope.slots.release(slots)
 
 
 def _cached(scope: RunScope, key: str) -> tuple[Any, CacheEntry] | None:
     """The cached value under ``key`` if there is a valid entry that still loads."""
-    entry = scope.tables.get_entry(key)
+    entry = scope.cache.get_entry(key)
     if entry is None or not entry.valid_at(time.time()):
         return None
     try:
@@ -140,24 +162,22 @@ def _held_tags() -> set[str]:
     return held  # type: ignore[no-any-return]
 
 
-def _lookup_key(task: Task, step: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    try:
-        arguments = task.bind(args, kwargs)
-    except TypeError:
+def _lookup_key(call: Call, step: str) -> str | None:
+    if call.arguments is None:
         return None  # a wrong call: the attempt raises the TypeError and the step fails
     try:
-        return cache_key(task.spec, arguments)
+        return cache_key(call.spec, call.arguments)
     except UnhashableInput as e:
-        warnings.warn(f"Step {step!r} of task {task.spec.name!r} is not cached: {e} Caching is "
+        warnings.warn(f"Step {step!r} of task {call.spec.name!r} is not cached: {e} Caching is "
                       "off for this call; pass hashable inputs or give the task a cache key "
-                      "function (cache=lambda args: ...).", NbflowWarning, stacklevel=5)
+                      "function (cache=lambda args: ...).", NbflowWarning, stacklevel=6)
         return None
 
 
-def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
-              kwargs: dict[str, Any], base: dict[str, Any], key: str | None,
+def _attempts(scope: RunScope, call: Call, step: str, base: dict[str, Any], key: str | None,
               future: TaskFuture | None) -> Outcome:
-    spec = task.spec
+    spec = call.spec
+    args, kwargs = call.args, call.kwargs
     emit = scope.emit
     run_id = scope.run_id
     remote = scope.remote and future is not None
@@ -184,7 +204,7 @@ def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
     try:
         value, n = attempt_loop(attempt, spec.retry, on_retry=on_retry, clock=scope.clock,
                                 cancel=scope.cancel)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any error fails the step
         n = getattr(e, "nbflow_attempts", 1)
         state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
         emit(Event(_FINISHED, run_id, step, state, {
@@ -199,28 +219,28 @@ def _attempts(scope: RunScope, task: Task, step: str, args: tuple[Any, ...],
     emit(Event(_FINISHED, run_id, step, State.SUCCEEDED, {
         **base, "attempt": n, "duration": round(time.perf_counter() - started, 6)}))
     if key is not None or spec.persist:
-        _save(scope, task, step, key, value)
+        _save(scope, spec, step, key, value)
     return Outcome(State.SUCCEEDED, value, run_id=run_id, step=step, attempts=n)
 
 
-def _save(scope: RunScope, task: Task, step: str, key: str | None, value: Any) -> None:
+def _save(scope: RunScope, spec: TaskSpec, step: str, key: str | None, value: Any) -> None:
     try:
         payload = dumps_result(value)
-    except Exception as e:
-        warnings.warn(f"The result of step {step!r} of task {task.spec.name!r} cannot be pickled "
-                      f"({e}); it is not cached.", NbflowWarning, stacklevel=4)
+    except Exception as e:  # noqa: BLE001 - unpicklable: warn, keep the value
+        warnings.warn(f"The result of step {step!r} of task {spec.name!r} cannot be pickled "
+                      f"({e}); it is not cached.", NbflowWarning, stacklevel=5)
         return
     now = time.time()
     if key is None:  # persist=True without a cache: keep the result under the step's id
         key = result_key(scope.run_id, step)
     try:
-        scope.tables.put_entry(CacheEntry(key=key, task=task.spec.name, payload=payload,
-                                          created_at=now, expires_at=expires_at(task.spec, now),
-                                          run_id=scope.run_id, step=step))
+        scope.cache.put_entry(CacheEntry(key=key, task=spec.name, payload=payload,
+                                         created_at=now, expires_at=expires_at(spec, now),
+                                         run_id=scope.run_id, step=step))
     except Exception as e:  # noqa: BLE001 - the step succeeded; only its stored copy is lost
-        warnings.warn(f"The result of step {step!r} of task {task.spec.name!r} could not be "
+        warnings.warn(f"The result of step {step!r} of task {spec.name!r} could not be "
                       f"stored ({type(e).__name__}: {e}); it is not cached.", NbflowWarning,
-                      stacklevel=4)
+                      stacklevel=5)
 
 
 def result_key(run_id: str, step: str) -> str:
@@ -242,4 +262,4 @@ def _remote_call(scope: RunScope, fn: Any, args: tuple[Any, ...], kwargs: dict[s
         raise
 
 
-__all__ = ["describe", "result_key", "run_step"]
+__all__ = ["Call", "describe", "result_key", "run_step"]

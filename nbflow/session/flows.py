@@ -1,4 +1,8 @@
-"""``@flow``: validate the parameters, then run the function as one run whose steps are tasks."""
+"""``@flow``: the ``Flow`` users call; parameters checked against the type hints (pydantic).
+
+Parameters are converted and checked here, before a run starts (a wrong call records no run);
+the run itself is the engine's (``nbflow.engine.flows.run_flow``).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,11 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
-from nbflow.core.states import State
 from nbflow.core.tasks import FlowSpec, make_flow
-from nbflow.engine.retry import TaskTimeout, attempt_loop, call_with_timeout
-from nbflow.errors import ParameterError, RunCancelled, TaskError
-from nbflow.engine.context import _scope, _step, current_scope
+from nbflow.engine.flows import run_flow
 from nbflow.engine.futures import Outcome
-from nbflow.engine.scope import RunScope
-from nbflow.engine.steps import describe
+from nbflow.errors import ParameterError
+from nbflow.session.tasks import run_services
 
 
 class Flow:
@@ -80,78 +80,18 @@ class Flow:
 
     def run(self, params: dict[str, Any]) -> Outcome:
         """One run with already-validated ``params``; returns its ``Outcome``."""
-        from nbflow.session import get_session
-
-        spec = self.spec
-        parent = current_scope()
-        scope = RunScope(get_session(), kind="flow", name=spec.name, parameters=params,
-                         executor=spec.executor, max_workers=spec.max_workers, parent=parent)
-        scope.start()
-        token, step_token = _scope.set(scope), _step.set(None)
-        value: Any = None
-        error: BaseException | None = None
-        attempts = 0
-        interrupted: BaseException | None = None
-        try:
-            value, attempts = attempt_loop(
-                lambda n: self._attempt(scope, n, params), spec.retry,
-                on_retry=lambda n, e, delay: scope.emit(Event(EventKind.LOG, scope.run_id, data={
-                    "level": "WARNING", "message": f"Flow attempt {n} failed ({describe(e)}); "
-                    f"retrying in {delay:g} s."})),
-                clock=scope.clock, cancel=scope.cancel)
-            state = State.SUCCEEDED
-        except RunCancelled as e:
-            error, state = e, State.CANCELLED
-        except Exception as e:
-            error, state = e, State.FAILED
-            attempts = getattr(e, "nbflow_attempts", 1)
-        except BaseException as e:  # KeyboardInterrupt: record the run as cancelled, re-raise
-            interrupted, error, state = e, e, State.CANCELLED
-        finally:
-            _step.reset(step_token)
-            _scope.reset(token)
-        if state is not State.SUCCEEDED:
-            scope.cancel.set()  # steps not started yet end CANCELLED instead of running
-        try:
-            if interrupted is None:
-                scope.wait_all()
-        finally:
-            scope.close()
-            scope.finish(state, None if error is None else describe(error))
-            scope.flush()
-        if interrupted is not None:
-            raise interrupted
-        return Outcome(state, value, error, run_id=scope.run_id, attempts=attempts)
-
-    def _attempt(self, scope: RunScope, n: int, params: dict[str, Any]) -> Any:
-        first = len(scope.futures)
-        try:
-            args, kwargs = call_arguments(self.signature, params)
-            value = call_with_timeout(self.spec.fn, args, kwargs, self.spec.timeout, name=self.name)
-        except TaskTimeout:
-            raise TaskTimeout(
-                f"Flow {self.name!r} timed out after {self.spec.timeout:g} s; raise its "
-                "timeout= or make it faster.", run_id=scope.run_id) from None
-        scope.wait_all()
-        for f in scope.futures[first:]:
-            if f.unobserved_failure:
-                out = f.outcome()
-                raise TaskError(
-                    f"Step {f.step!r} of flow {self.name!r} ended {out.state.value} and the flow "
-                    f"never looked at its future ({describe(out.error) if out.error else 'no error'}); "
-                    "call .result() or .wait() on futures whose failure the flow handles.",
-                    step=f.step, run_id=scope.run_id) from out.error
-        return value
+        return run_flow(self.spec, self.signature, params, run_services())
 
     def with_options(self, **changes: Any) -> Flow:
         s = self.spec
-        current: dict[str, Any] = dict(name=s.name, retries=s.retry.retries, retry_delay=s.retry.retry_delay,
-                       timeout=s.timeout, executor=s.executor, max_workers=s.max_workers,
-                       description=s.description)
+        current: dict[str, Any] = {
+            "name": s.name, "retries": s.retry.retries, "retry_delay": s.retry.retry_delay,
+            "timeout": s.timeout, "executor": s.executor, "max_workers": s.max_workers,
+            "description": s.description}
         unknown = set(changes) - set(current)
         if unknown:
             raise ParameterError(f"Flow.with_options() got unknown options {sorted(unknown)}; "
-                                 f"use {', '.join(sorted(current))}.", parameter=sorted(unknown)[0])
+                                 f"use {', '.join(sorted(current))}.", parameter=min(unknown))
         current.update(changes)
         return Flow(make_flow(s.fn, **current))
 
@@ -159,31 +99,12 @@ class Flow:
         return f"<flow {self.name!r}>"
 
 
-def call_arguments(signature: inspect.Signature, params: dict[str, Any]
-                   ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional and keyword arguments that call the function with ``params`` again."""
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for name, p in signature.parameters.items():
-        if name not in params:
-            continue
-        if p.kind is p.POSITIONAL_ONLY:
-            args.append(params[name])
-        elif p.kind is p.VAR_POSITIONAL:
-            args.extend(params[name])
-        elif p.kind is p.VAR_KEYWORD:
-            kwargs.update(params[name])
-        else:
-            kwargs[name] = params[name]
-    return tuple(args), kwargs
-
-
 def parameter_checkers(flow: str, fn: Callable[..., Any], signature: inspect.Signature
                        ) -> dict[str, Callable[[Any], Any]]:
     """One pydantic check per annotated parameter: value -> converted value or ParameterError."""
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:
+    except Exception:  # noqa: BLE001 - unresolvable hints: use the raw annotations
         hints = {n: p.annotation for n, p in signature.parameters.items()
                  if p.annotation is not inspect.Parameter.empty and not isinstance(p.annotation, str)}
     checkers: dict[str, Callable[[Any], Any]] = {}
@@ -200,10 +121,10 @@ def _checker(flow: str, name: str, hint: Any) -> Callable[[Any], Any]:
 
     try:
         adapter: Any = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a hint pydantic cannot check
         try:
             adapter = TypeAdapter(hint)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a hint pydantic cannot check: no check
             return lambda v: v
     expected = _type_name(hint)
 

@@ -13,6 +13,9 @@ from nbflow.core.states import State
 from nbflow.errors import NbflowWarning
 from nbflow.session.flows import flow
 from nbflow.session.tasks import clear_cache, task
+from tests.engine.conftest import MEMORY, SQL, on_stores
+
+STORES = MEMORY
 
 RATE = 2
 
@@ -166,6 +169,7 @@ def test_unpicklable_results_warn_and_are_not_cached(session):  # type: ignore[n
         make_lock(1)  # ran again: nothing was stored
 
 
+@on_stores(*SQL)  # a second session on the same store
 def test_cached_steps_show_as_cached_and_hit_across_flows_and_sessions(session):  # type: ignore[no-untyped-def]
     from nbflow.session import Session, set_session
 
@@ -213,6 +217,7 @@ def test_persisted_results_can_be_loaded_by_run_and_step(session):  # type: igno
     assert session.runs(limit=1)[0].steps[0].state is State.SUCCEEDED  # persist alone is no cache
 
 
+@on_stores(*SQL)  # breaks the SQL store's TaskTables
 def test_a_store_failure_while_caching_keeps_the_result_and_warns(session, monkeypatch):  # type: ignore[no-untyped-def]
     from nbflow.errors import StoreError
     from nbflow.store.tasks import TaskTables

@@ -8,10 +8,14 @@ import time
 import pytest
 
 from nbflow.core.states import State
+from nbflow.engine.futures import TaskFuture, unmapped
+from nbflow.engine.tasks import expand_map
 from nbflow.errors import ParameterError, TaskError
 from nbflow.session.flows import flow
-from nbflow.engine.futures import TaskFuture, unmapped
-from nbflow.session.tasks import expand_map, task
+from nbflow.session.tasks import task
+from tests.engine.conftest import MEMORY
+
+STORES = MEMORY
 
 
 @task

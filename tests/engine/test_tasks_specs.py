@@ -1,11 +1,11 @@
-"""Task and flow specs: decorator validation, durations, and the retry policy's delays."""
+"""Task and flow specs: decorator validation and durations (the retry policy: tests/core/test_retry.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from nbflow.core.durations import parse_optional_duration as parse_seconds
-from nbflow.core.tasks import RetryPolicy, make_flow, make_retry_policy, make_task
+from nbflow.core.tasks import make_flow, make_task
 from nbflow.errors import DefinitionError
 
 
@@ -25,49 +25,6 @@ def test_parse_seconds(value, seconds):  # type: ignore[no-untyped-def]
 def test_parse_seconds_rejects(value):  # type: ignore[no-untyped-def]
     with pytest.raises(DefinitionError, match="cache_ttl"):
         parse_seconds(value, what="cache_ttl")
-
-
-@pytest.mark.parametrize(("policy", "delays"), [
-    (dict(retries=3, retry_delay=0), [0.0, 0.0, 0.0]),
-    (dict(retries=3, retry_delay=1.0), [1.0, 1.0, 1.0]),
-    (dict(retries=4, retry_delay=1.0, backoff=2.0), [1.0, 2.0, 4.0, 8.0]),
-    (dict(retries=3, retry_delay=0.5, backoff=3.0), [0.5, 1.5, 4.5]),
-    (dict(retries=4, retry_delay=[1, 5, 10]), [1.0, 5.0, 10.0, 10.0]),
-    (dict(retries=2, retry_delay=[2, 3], backoff=10.0), [2.0, 3.0]),  # a list ignores backoff
-])
-def test_retry_delays(policy, delays):  # type: ignore[no-untyped-def]
-    p = make_retry_policy(**policy)
-    assert [p.delay(n) for n in range(1, len(delays) + 1)] == pytest.approx(delays)
-
-
-@pytest.mark.parametrize(("jitter", "r", "factor"), [
-    (0.2, 0.0, 0.8), (0.2, 0.5, 1.0), (0.2, 1.0, 1.2), (0.5, 0.25, 0.75), (1.0, 0.0, 0.0),
-])
-def test_jitter_spreads_the_delay_with_the_given_random_source(jitter, r, factor):  # type: ignore[no-untyped-def]
-    p = RetryPolicy(retries=2, retry_delay=10.0, backoff=2.0, jitter=jitter)
-    assert p.delay(1, random=lambda: r) == pytest.approx(10.0 * factor)
-    assert p.delay(2, random=lambda: r) == pytest.approx(20.0 * factor)
-
-
-def test_jitter_stays_within_its_band():  # type: ignore[no-untyped-def]
-    import random
-
-    rng = random.Random(7)
-    p = RetryPolicy(retries=1, retry_delay=4.0, jitter=0.25)
-    delays = [p.delay(1, rng.random) for _ in range(500)]
-    assert min(delays) >= 3.0 and max(delays) <= 5.0
-    assert max(delays) - min(delays) > 1.5  # it really spreads
-
-
-@pytest.mark.parametrize(("retry_on", "error", "attempt", "expected"), [
-    ((Exception,), ValueError(), 1, True),
-    ((ConnectionError,), ValueError(), 1, False),
-    ((ConnectionError,), ConnectionResetError(), 1, True),
-    ((ValueError, KeyError), KeyError(), 2, True),
-    ((Exception,), ValueError(), 3, False),  # retries=2: attempt 3 is the last
-])
-def test_should_retry(retry_on, error, attempt, expected):  # type: ignore[no-untyped-def]
-    assert RetryPolicy(retries=2, retry_on=retry_on).should_retry(error, attempt) is expected
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

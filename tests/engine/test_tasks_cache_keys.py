@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from nbflow.core.tasks import make_task
-from nbflow.engine.caching import UnhashableInput, cache_key, inputs_hash, stable_hash
+from nbflow.engine.caching import cache_key, inputs_hash, stable_hash
+from nbflow.errors import UnhashableInput
 
 
 @dataclass

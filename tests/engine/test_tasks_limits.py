@@ -14,6 +14,9 @@ import pytest
 from nbflow.errors import NbflowError
 from nbflow.session.flows import flow
 from nbflow.session.tasks import limit, task
+from tests.engine.conftest import MEMORY, SQL, on_stores
+
+STORES = MEMORY
 
 
 def test_limit_holds_across_threads(session):  # type: ignore[no-untyped-def]
@@ -85,6 +88,7 @@ def test_limit_can_be_changed_and_removed(session):  # type: ignore[no-untyped-d
     assert tables.limits() == {"api": (5, 0)}
 
 
+@on_stores(*SQL)  # writes a slot row of a dead process
 def test_slots_of_a_dead_process_are_reclaimed(session):  # type: ignore[no-untyped-def]
     tables = session.store.tasks
     limit("db", 1)
@@ -128,6 +132,7 @@ WORKER = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@on_stores(*SQL)  # other processes share the store
 def test_limit_holds_across_processes(session, tmp_path, store_url):  # type: ignore[no-untyped-def]
     limit("gpu", 1)
     out = tmp_path / "intervals.txt"

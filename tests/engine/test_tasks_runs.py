@@ -6,22 +6,25 @@ import time
 
 import pytest
 
-import nbflow.engine.scope as runs_module
+import nbflow.engine.scope as scope_module
 from nbflow.core.events import EventKind
 from nbflow.core.states import State
-from nbflow.engine.retry import Clock, TaskTimeout
-from nbflow.errors import ParameterError, TaskError
 from nbflow.engine.context import context, get_logger
-from nbflow.session.flows import flow
 from nbflow.engine.futures import Outcome
+from nbflow.engine.retry import Clock
+from nbflow.errors import ParameterError, TaskError, TaskTimeout
+from nbflow.session.flows import flow
 from nbflow.session.tasks import task
+from tests.engine.conftest import MEMORY
+
+STORES = MEMORY
 
 
 @pytest.fixture
 def delays(monkeypatch):  # type: ignore[no-untyped-def]
     """Retries sleep on a fake clock that records each delay (random fixed at 0.75)."""
     slept: list[float] = []
-    monkeypatch.setattr(runs_module, "CLOCK", Clock(sleep=slept.append, random=lambda: 0.75))
+    monkeypatch.setattr(scope_module, "CLOCK", Clock(sleep=slept.append, random=lambda: 0.75))
     return slept
 
 

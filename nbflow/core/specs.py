@@ -74,6 +74,11 @@ class AssetSpec:
     owners: tuple[str, ...] = ()
     """Who answers for the asset (``ann@x.com``, ``team:sales``): ``owner:`` selects on it."""
 
+    @property
+    def retries(self) -> int:
+        """How many times a failed step is tried again (``retry.retries``)."""
+        return self.retry.retries
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
@@ -124,6 +129,8 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
             raise DefinitionError(f"deps of asset {label!r} must be asset names or assets, got {d!r}.")
     if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise DefinitionError(f"Tags of asset {label!r} must map strings to strings, got {dict(tags)!r}.")
+    if not isinstance(retries, int) or retries < 0:
+        raise DefinitionError(f"retries of asset {label!r} must be a whole number >= 0, got {retries!r}.")
     try:
         retry = make_retry_policy(retries, retry_delay, backoff, jitter, retry_on, max_delay)
     except DefinitionError as e:

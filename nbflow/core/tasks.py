@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,10 +122,6 @@ def make_flow(fn: Callable[..., Any], *, name: str | None = None, retries: int =
 
 def _timeout(value: float | str | None, label: str, what: str) -> float | None:
     seconds = parse_optional_duration(value, what=f"timeout of {what} {label!r}")
-    if seconds is not None and not math.isfinite(seconds):
-        raise DefinitionError(
-            f"timeout of {what} {label!r} must be a finite number of seconds, got {value!r}; "
-            "leave it out (None) for no timeout.")
     if seconds is not None and seconds <= 0:
         raise DefinitionError(f"timeout of {what} {label!r} must be more than 0 seconds, got {value!r}.")
     return seconds

@@ -39,7 +39,7 @@ def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
     def target() -> None:
         try:
             box.append(ctx.run(fn, *args, **kwargs))
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             error.append(e)
 
     t = threading.Thread(target=target, name=f"nbflow-timeout-{name}", daemon=True)

@@ -41,6 +41,10 @@ def bare(tmp_path: Path) -> Path:
     ({"every": "1h", "retries": -1}, DeploymentError, "retries"),
     ({"every": "1h", "retry_delay": -5}, DeploymentError, "retry_delay"),
     ({"every": "1h", "timeout": 0}, DeploymentError, "timeout"),
+    ({"every": "1h", "timeout": float("nan")}, DeploymentError, "setting timeout must be a finite"),
+    ({"every": "1h", "timeout": float("inf")}, DeploymentError, "setting timeout must be a finite"),
+    ({"every": "1h", "retry_delay": float("inf")}, DeploymentError, "setting retry_delay must be a finite"),
+    ({"every": "1h", "retry_delay": float("nan")}, DeploymentError, "setting retry_delay must be a finite"),
     ({"every": "1h", "kernel": "no-such-kernel"}, DeploymentError, "Kernel 'no-such-kernel' is not installed"),
     ({"every": "1h", "executor": "spark"}, DeploymentError, "Executor 'spark'"),
     ({"every": "1h", "executor": "dask://host"}, DeploymentError, "dask://HOST:PORT"),
@@ -168,3 +172,35 @@ def test_assets_materialised_in_the_report_link_to_the_deployment_run(kernel, se
     assert session.store.parent_runs([last.run_id]) == {last.run_id: run.run_id}
     value = session.load("regional_sales")
     assert (value["region"], value["as_of"], sorted(value["sales"])) == ("US", "2026-03-29", ["figs", "kiwis"])
+
+
+@sqlite_only
+def test_deployment_runs_retry_through_the_shared_attempt_loop(session, notebook):
+    """No kernel: a fake executor fails twice; every attempt's notebook and LOG event is kept."""
+    from nbflow.deployments.execute import ExecutionResult
+    from nbflow.deployments.runs import claim_run, execute_claimed, owner_tags
+
+    D.deploy(notebook, name="flaky", manual=True, retries=2, retry_delay=0.25)
+    dep = D.get_deployment("flaky", session=session)
+    assert (dep.retry.retries, dep.retry.retry_delay, dep.retries, dep.retry_delay) == (2, 0.25, 2, 0.25)
+    ds = session.store.deployments
+    run_id = claim_run(session, ds, dep, 1000.0, {}, tick=False, trigger="manual")
+    assert ds.take(run_id, owner=owner_tags(), limit=None)
+    calls, slept = [], []
+
+    def fake(request, cancel):  # type: ignore[no-untyped-def]
+        calls.append(request)
+        Path(request.output_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(request.output_path).write_text("{}")
+        ok = len(calls) == 3
+        return ExecutionResult(ok, request.output_path, 0.1, None if ok else f"Cell 1 raised E{len(calls)}",
+                               None if ok else 1, None if ok else "E", None)
+
+    run = execute_claimed(session, ds, dep, run_id, {}, execute=fake, sleep=slept.append)
+    assert (run.state, run.attempt, len(calls), slept) == (State.SUCCEEDED, 3, 3, [0.25, 0.25])
+    logs = [e.data for e in session.store.events(run_id) if e.kind.value == "LOG"]
+    assert [(d["attempt"], d["error"]) for d in logs] == [(1, "Cell 1 raised E1"), (2, "Cell 1 raised E2")]
+    assert all("retrying in 0.25 s" in d["message"] for d in logs)
+    folder = Path(run.output_path).parent
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(
+        [f"{run_id}.ipynb", f"{run_id}.attempt1.ipynb", f"{run_id}.attempt2.ipynb"])

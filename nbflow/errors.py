@@ -6,6 +6,7 @@
      ├── DefinitionError            an asset, task or flow is defined wrongly
      │    ├── CycleError            the asset graph has a cycle (``a -> b -> a``)
      │    ├── UnknownAssetError     a name that no asset has (also a NotFoundError)
+     │    ├── PartitionError        a partitions definition, key, selection or mapping is wrong
      │    └── UserCodeError         a module of definitions raised while it was imported
      ├── NotFoundError              an unknown run, deployment, asset or backfill (kind, name, suggestion)
      ├── SelectionError             a selection string is malformed or matches nothing
@@ -71,6 +72,21 @@ class UnknownAssetError(DefinitionError, NotFoundError):
 
     def __init__(self, message: str, *, name: str, suggestion: str | None = None) -> None:
         NotFoundError.__init__(self, message, kind="asset", name=name, suggestion=suggestion)
+
+
+class PartitionError(DefinitionError):
+    """A partitions definition, partition key, key selection or partition mapping is wrong.
+
+    ``definition`` is the definition's repr, ``key`` the key or selection text at fault,
+    ``asset`` the asset whose partitions (or mapping) it is, when known.
+    """
+
+    def __init__(self, message: str, *, definition: str | None = None, key: str | None = None,
+                 asset: str | None = None) -> None:
+        self.definition = definition
+        self.key = key
+        self.asset = asset
+        super().__init__(message)
 
 
 class UserCodeError(DefinitionError):

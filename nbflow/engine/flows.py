@@ -92,12 +92,15 @@ def _attempt(spec: FlowSpec, signature: inspect.Signature, scope: RunScope,
 def call_arguments(signature: inspect.Signature, params: dict[str, Any]
                    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Positional and keyword arguments that call the function with ``params`` again."""
+    # Parameters before a *args parameter must go positionally, or Python would see them twice.
+    star = any(p.kind is p.VAR_POSITIONAL and n in params
+               for n, p in signature.parameters.items())
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for name, p in signature.parameters.items():
         if name not in params:
             continue
-        if p.kind is p.POSITIONAL_ONLY:
+        if p.kind is p.POSITIONAL_ONLY or (star and p.kind is p.POSITIONAL_OR_KEYWORD):
             args.append(params[name])
         elif p.kind is p.VAR_POSITIONAL:
             args.extend(params[name])

@@ -115,7 +115,7 @@ def open_notebook(browser: Any, server: LabServer, notebook: str, errors: list[s
 
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.set_default_timeout(60_000)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack or ''}".strip()))
     page.goto(server.url(notebook))
     if server.app == "notebook":
         # Notebook 7 has no status bar: its execution indicator goes connecting -> idle, and

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nbflow.core.specs import asset
+from nbflow.widget import layout as layout_module
 from nbflow.widget import panel as panel_module
 from nbflow.widget.panel import LineagePanel, json_safe, summarize
 
@@ -285,5 +286,84 @@ def test_a_saved_panel_carries_a_static_svg_of_the_graph(session: Any) -> None:
         svg = data["image/svg+xml"]
         assert svg.startswith("<svg") and ">source<" in svg and ">report<" in svg
         assert data["text/plain"] == "nbflow lineage panel: 2 assets (1 fresh, 1 missing)"
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("scope,force,expected", [
+    ("this", False, {"clean": "CACHED"}),
+    ("this", True, {"clean": "SUCCEEDED"}),
+    ("upstream", False, {"raw": "CACHED", "clean": "CACHED"}),
+    ("upstream", True, {"raw": "SUCCEEDED", "clean": "SUCCEEDED"}),
+    ("downstream", False, {"clean": "CACHED", "total": "CACHED"}),
+    ("downstream", True, {"clean": "SUCCEEDED", "total": "SUCCEEDED"}),
+])
+def test_every_menu_scope_has_a_force_choice(chain: Any, scope: str, force: bool,
+                                             expected: dict[str, str]) -> None:
+    chain.materialize("*")
+    p = LineagePanel(chain, namespace={})
+    try:
+        click(p, action="materialize", name="clean", scope=scope, force=force)
+        assert p.wait(20)
+        got = {n: s.value for n, s in p.last_result.states.items()}
+        assert {n: got.get(n) for n in expected} == expected
+        assert all(v == "CACHED" for v in got.values()) == (not force)
+    finally:
+        p.close()
+
+
+def test_no_install_hint_for_an_empty_graph_and_it_clears_once_dot_is_there(
+        session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nbflow.widget.layout.find_dot", lambda: None)
+    monkeypatch.setattr(panel_module, "_told_install", False)
+    p = LineagePanel(session, namespace={})
+    try:
+        assert p.notice == "" and p.engine == ""
+
+        @asset(registry=session.registry)
+        def first() -> int:
+            return 1
+
+        p.refresh()
+        assert "apt install graphviz" in p.notice
+        monkeypatch.setattr("nbflow.widget.layout.find_dot", lambda: "/usr/bin/dot")
+
+        @asset(registry=session.registry)
+        def second(first: int) -> int:
+            return first + 1
+
+        monkeypatch.setattr("nbflow.widget.layout._dot_layout",
+                            lambda exe, nodes, edges, groups=None: layout_module._layered_layout(nodes, edges))
+        p.refresh()
+        assert p.notice == ""
+    finally:
+        p.close()
+
+
+def test_details_carry_epoch_time_history_and_a_value_preview(chain: Any) -> None:
+    pd = pytest.importorskip("pandas")
+
+    @asset(registry=chain.registry)
+    def frame() -> Any:
+        return pd.DataFrame({"id": list(range(8)), "name": [f"n{i}" for i in range(8)]})
+
+    first = chain.materialize("raw, frame")
+    again = chain.materialize("raw", force=True)
+    p = LineagePanel(chain, namespace={})
+    try:
+        click(p, action="select", name="raw")
+        d = p.details
+        assert [h["run_id"] for h in d["history"]] == [again.run_id, first.run_id]
+        assert d["history"][0]["ts"] >= d["history"][1]["ts"]
+        assert d["history"][0]["ts"] == pytest.approx(d["last"]["ts"])
+        assert d["preview"] == {"kind": "repr", "type": "list", "text": "[3, -1, 4]"}
+        click(p, action="select", name="frame")
+        preview = p.details["preview"]
+        assert preview["kind"] == "table" and preview["shape"] == [8, 2]
+        assert preview["columns"] == ["id", "name"] and len(preview["rows"]) == 5
+        assert preview["rows"][0] == [0, "n0"]
+        assert p.details["history"][0]["rows"] == 8
+        click(p, action="select", name="total")
+        assert p.details["preview"] is None and p.details["history"] == []
     finally:
         p.close()

@@ -3,6 +3,11 @@
 Pure functions over the notebook's JSON (stdlib only): no kernel is started here, so bad input
 is refused before any run begins. Values are later handed to the kernel as data (see
 ``encode_values``, the codec's exact JSON in base64), never as code.
+
+Two sources of values, two rules. A Python value (``nf.deploy(parameters=...)``,
+``nf.trigger``) arrives exactly as given when the parameter has no type; text typed on a
+command line comes wrapped in ``Text`` and, for a parameter with no type, follows papermill's
+``-p`` rule (``resolve_text``). Typed parameters convert text (either source) and check values.
 """
 
 from __future__ import annotations
@@ -195,6 +200,31 @@ def _type_of(value: Any) -> str:
     return "any"
 
 
+@dataclass(frozen=True)
+class Text:
+    """A value typed on a command line (``-p NAME=VALUE``): parsed by the parameter's type, or
+    by papermill's ``-p`` rule (``resolve_text``) when the parameter has no type."""
+
+    raw: str
+
+
+def resolve_text(raw: str) -> Any:
+    """papermill's ``-p`` rule for a parameter with no type: ``True``/``False``/``None`` (and
+    ``true``/``false``/``null``), then ``int(raw)``, then ``float(raw)``, else the exact text."""
+    if raw in ("True", "true"):
+        return True
+    if raw in ("False", "false"):
+        return False
+    if raw in ("None", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -204,10 +234,12 @@ def _article(kind: str) -> str:
 
 
 def parse_text(param: Parameter, raw: str) -> Any:
-    """Parse one ``-p`` value (always text) to the parameter's type."""
+    """Parse one ``-p`` value (always text) to the parameter's type (no type: ``resolve_text``)."""
+    kind = param.type
+    if kind == "any":
+        return resolve_text(raw)
     if param.optional and raw.strip().lower() in ("none", "null"):
         return None
-    kind = param.type
     try:
         if kind == "str":
             return raw
@@ -231,10 +263,7 @@ def parse_text(param: Parameter, raw: str) -> Any:
             return dt.datetime.fromisoformat(raw.strip())
     except (ValueError, json.JSONDecodeError):
         raise ParameterError(_type_message(param, raw), parameter=param.name) from None
-    try:  # "any": JSON when it parses, else the text itself
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+    raise AssertionError(f"unknown parameter type {kind!r}")  # pragma: no cover - TYPES is closed
 
 
 _HINTS = {
@@ -255,8 +284,13 @@ def _type_message(param: Parameter, value: Any) -> str:
 
 
 def coerce_value(param: Parameter, value: Any) -> Any:
-    """Check a Python value against the parameter's type; text is parsed like ``-p``."""
-    if isinstance(value, str) and param.type != "str":
+    """Check a Python value against the parameter's type: a value for a parameter with no type
+    is kept exactly; a ``str`` for a typed one is parsed like ``-p``; ``Text`` always is."""
+    if isinstance(value, Text):
+        value = parse_text(param, value.raw)
+        _check_encodable(param.name, value)
+        return value
+    if isinstance(value, str) and param.type not in ("str", "any"):
         return parse_text(param, value)
     if value is None and param.optional:
         return None
@@ -365,7 +399,7 @@ def injected_source(values: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "INJECTED_TAG", "PARAMETERS_TAG", "Parameter", "coerce_value", "encode_values",
+    "INJECTED_TAG", "PARAMETERS_TAG", "Parameter", "Text", "coerce_value", "encode_values",
     "find_parameters_cell", "injected_source", "load_notebook_json",
-    "parse_assignments", "parse_text", "read_parameters", "validate_parameters",
+    "parse_assignments", "parse_text", "read_parameters", "resolve_text", "validate_parameters",
 ]

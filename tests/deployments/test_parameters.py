@@ -119,8 +119,10 @@ BY_NAME = {p.name: p for p in DECLARED}
      dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))),
     ("maybe", "none", None),
     ("maybe", "text", "text"),
-    ("anything", "[1, 2]", [1, 2]),
+    ("anything", "[1, 2]", "[1, 2]"),  # untyped: papermill's -p rule, JSON stays text
     ("anything", "plain words", "plain words"),
+    ("anything", "42", 42),
+    ("anything", "none", "none"),
 ])
 def test_parse_text_to_declared_type(name, text, expected):
     assert P.parse_text(BY_NAME[name], text) == expected

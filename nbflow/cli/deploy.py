@@ -14,10 +14,92 @@ from nbflow.cli.output import console, seconds, styled, when
 _EXECUTOR_HELP = "local (default) or dask://HOST:PORT to run the notebook on a Dask worker."
 
 
-def _params(items: tuple[str, ...]) -> dict[str, str]:
-    from nbflow.deployments.parameters import parse_assignments
+_PARAM_OPTS = ("-p", "--param", "--parameters")
 
-    return parse_assignments(items)
+
+class ParamCommand(click.Command):
+    """A command whose ``-p`` takes ``NAME=VALUE`` (nbflow) or ``NAME VALUE`` (papermill).
+
+    Before click parses, ``-p NAME VALUE`` becomes ``-p NAME=VALUE``: the first word after
+    ``-p`` holds no ``=`` only in the two-word form (a name is an identifier).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                out.extend(args[i:])
+                break
+            if arg in _PARAM_OPTS and i + 2 < len(args) and "=" not in args[i + 1]:
+                out.extend([arg, f"{args[i + 1]}={args[i + 2]}"])
+                i += 3
+                continue
+            out.append(arg)
+            i += 1
+        return super().parse_args(ctx, out)
+
+
+def _param_options(fn: Any) -> Any:
+    """``-p``, ``-r``, ``-y`` and ``-f``: papermill's parameter options (and nbflow's NAME=VALUE)."""
+    for option in reversed([
+        click.option("-p", "--param", "--parameters", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Parameter value (repeatable); also papermill's '-p NAME VALUE'. "
+                          "Typed parameters convert the text; untyped ones take numbers, "
+                          "True/False/true/false and None/null, else the exact text."),
+        click.option("-r", "--raw", "--parameters_raw", "raw", nargs=2, multiple=True, metavar="NAME VALUE",
+                     help="Parameter value kept as the exact text (papermill's -r)."),
+        click.option("-y", "--yaml", "--parameters_yaml", "yaml_texts", multiple=True, metavar="YAML",
+                     help="Parameters as a YAML mapping (papermill's -y), e.g. '{n: 3}'."),
+        click.option("-f", "--parameters-file", "--parameters_file", "files", multiple=True, metavar="FILE.yaml",
+                     type=click.Path(dir_okay=False),
+                     help="Parameters from a YAML (or JSON) file (papermill's -f)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _yaml_mapping(text: str, where: str) -> dict[str, Any]:
+    import yaml
+    from papermill.iorw import NoDatesSafeLoader  # papermill's own loader: YAML dates stay text
+
+    from nbflow.errors import ParameterError
+
+    try:
+        value = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"Parameters {where} are not valid YAML ({exc}); "
+                             "give a mapping such as '{region: EU, n: 3}'.") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ParameterError(f"Parameters {where} must be a YAML mapping of names to values, "
+                             f"such as '{{region: EU, n: 3}}'; got {type(value).__name__}.")
+    return value
+
+
+def collect_params(params: tuple[str, ...] = (), raw: tuple[tuple[str, str], ...] = (),
+                   yaml_texts: tuple[str, ...] = (), files: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The parameters of ``-f``, ``-y``, ``-p`` and ``-r``, later ones winning in that order
+    (papermill's): YAML values as loaded, ``-p`` text as ``Text``, ``-r`` text as ``str``."""
+    from nbflow.deployments.parameters import Text, parse_assignments
+    from nbflow.errors import ParameterError
+
+    out: dict[str, Any] = {}
+    for file in files:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParameterError(f"Parameters file '{file}' cannot be read ({exc}); "
+                                 "check the path.") from None
+        out.update(_yaml_mapping(text, f"in file '{file}'"))
+    for text in yaml_texts:
+        out.update(_yaml_mapping(text, f"given with -y ({text!r})"))
+    out.update({k: Text(v) for k, v in parse_assignments(params).items()})
+    for name, value in raw:
+        out.update(parse_assignments([f"{name}={value}"]))
+    return out
 
 
 def _zoned(t: Any, tz: str | None = None) -> str:
@@ -35,15 +117,14 @@ def _zoned(t: Any, tz: str | None = None) -> str:
     return str(t.strftime("%Y-%m-%d %H:%M %Z"))
 
 
-@click.command()
+@click.command(cls=ParamCommand)
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--name", default=None, help="Deployment name (default: the notebook's file name).")
 @click.option("--cron", default=None, help="Cron expression, e.g. '0 6 * * *'.")
 @click.option("--tz", default=None, help="IANA time zone of the cron expression (default UTC).")
 @click.option("--every", default=None, help="Interval: a number and s, m, h or d, e.g. 15m.")
 @click.option("--manual", is_flag=True, help="No schedule: runs only with `nbflow trigger`.")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Default parameter value (repeatable), checked against the parameters cell.")
+@_param_options
 @click.option("--catchup", type=click.Choice(["none", "latest", "all"]), default="latest",
               show_default=True, help="What to do with ticks missed while no scheduler ran.")
 @click.option("--max-concurrency", type=int, default=None, help="Runs of this deployment at once.")
@@ -54,10 +135,12 @@ def _zoned(t: Any, tz: str | None = None) -> str:
 @click.option("--executor", default="local", show_default=True, help=_EXECUTOR_HELP)
 @click.option("--html", is_flag=True, help="Also keep an HTML copy of each executed notebook.")
 def deploy(notebook: str, name: str | None, cron: str | None, tz: str | None, every: str | None,
-           manual: bool, params: tuple[str, ...], catchup: str, max_concurrency: int | None,
-           retries: int, retry_delay: float, timeout: float | None, kernel: str | None,
-           executor: str, html: bool) -> int:
-    """Deploy NOTEBOOK on a schedule (deploying an existing name updates it).
+           manual: bool, params: tuple[str, ...], raw: tuple[tuple[str, str], ...],
+           yaml_texts: tuple[str, ...], files: tuple[str, ...], catchup: str,
+           max_concurrency: int | None, retries: int, retry_delay: float, timeout: float | None,
+           kernel: str | None, executor: str, html: bool) -> int:
+    """Deploy NOTEBOOK on a schedule (deploying an existing name updates it). Default
+    parameters (-p, -r, -y, -f) are checked against the notebook's parameters cell.
 
     Example: nbflow deploy report.ipynb --name daily-report --cron "0 6 * * *" --tz Europe/Paris -p region=EU
     """
@@ -66,7 +149,8 @@ def deploy(notebook: str, name: str | None, cron: str | None, tz: str | None, ev
 
     existed = {d.name for d in list_deployments()}
     dep = deploy_notebook(notebook, name=name, cron=cron, every=every, tz=tz, manual=manual,
-                          parameters=_params(params), catchup=catchup,
+                          parameters=collect_params(params, raw, yaml_texts, files),
+                          catchup=catchup,
                           max_concurrency=max_concurrency, retries=retries,
                           retry_delay=retry_delay, timeout=timeout, kernel=kernel,
                           executor=executor, html=html)
@@ -176,20 +260,21 @@ def delete(name: str) -> int:
     return 0
 
 
-@click.command()
+@click.command(cls=ParamCommand)
 @click.argument("name")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Parameter value for this run (repeatable).")
+@_param_options
 @click.option("--no-wait", is_flag=True, help="Start the run in the background and return its id.")
-def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
+def trigger(name: str, params: tuple[str, ...], raw: tuple[tuple[str, str], ...],
+            yaml_texts: tuple[str, ...], files: tuple[str, ...], no_wait: bool) -> int:
     """Run deployment NAME now; wait and print the outcome (exit code 1 if it failed).
+    Ctrl-C cancels the run (state CANCELLED; the partial notebook is kept).
 
     Example: nbflow trigger daily-report -p region=US
     """
     from nbflow.core.states import State
     from nbflow.deployments.service import trigger as trigger_run
 
-    outcome = trigger_run(name, _params(params), wait=not no_wait)
+    outcome = trigger_run(name, collect_params(params, raw, yaml_texts, files), wait=not no_wait)
     if isinstance(outcome, str):
         console.print(f"Started run {outcome} of {name} in the background; "
                       f"follow it with: nbflow run show {outcome}")
@@ -201,7 +286,7 @@ def trigger(name: str, params: tuple[str, ...], no_wait: bool) -> int:
         console.print(f"  {r.error}")
     console.print(f"  notebook: {r.output_path}")
     _skip_final_collection()
-    return 0 if r.state is State.SUCCEEDED else 1
+    return 0 if r.state is State.SUCCEEDED else 130 if r.state is State.CANCELLED else 1
 
 
 def _skip_final_collection() -> None:

@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "set_session": "nbflow.session",
     "status": "nbflow.api",
     "task": "nbflow.session.tasks",
+    "trigger": "nbflow.deployments.service",
     "unmapped": "nbflow.engine.futures",
 }
 

@@ -85,6 +85,8 @@ def _kernel_manager_class(env: Mapping[str, str], started: list[Any], log: Any) 
         async def _async_pre_start_kernel(self, **kw: Any) -> Any:
             kw["env"] = {**os.environ, **kw.get("env", {}), **extra}
             kw["stdout"] = kw["stderr"] = log
+            # its own session: a terminal's Ctrl-C reaches nbflow (which cancels), never the kernel
+            kw["start_new_session"] = True
             started.append(self)
             return await super()._async_pre_start_kernel(**kw)
 

@@ -7,10 +7,12 @@ process records RUN_STARTED / RUN_FINISHED and keeps the run's heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +177,31 @@ def execute_claimed(
     return session.get_run(run_id)
 
 
+@contextlib.contextmanager
+def interrupt_cancels(cancel: threading.Event) -> Iterator[threading.Event]:
+    """While inside, SIGINT (Ctrl-C, a kernel's interrupt) sets ``cancel`` instead of raising
+    ``KeyboardInterrupt``, so the run stops as CANCELLED with its partial notebook; a second
+    SIGINT raises as usual. Outside the main thread (no signals there) it only yields ``cancel``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    restore = previous if previous is not None else signal.default_int_handler
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, restore)
+            raise KeyboardInterrupt
+        cancel.set()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, restore)
+
+
 def failure(session: Session, run_id: str) -> dict[str, Any]:
     """The failing cell index, exception name and message of a finished deployment run."""
     for e in reversed(session.store.events(run_id)):
@@ -183,4 +210,4 @@ def failure(session: Session, run_id: str) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["claim_run", "execute_claimed", "failure", "kernel_env", "owner_tags"]
+__all__ = ["claim_run", "execute_claimed", "failure", "interrupt_cancels", "kernel_env", "owner_tags"]

@@ -100,19 +100,27 @@ def run_values(dep: Deployment, overrides: Mapping[str, Any] | None) -> dict[str
 def trigger(
     name: str,
     parameters: Mapping[str, Any] | None = None,
-    *,
     wait: bool = True,
+    *,
     session: Session | None = None,
 ) -> RunRecord | str:
     """Run deployment ``name`` now. With ``wait`` (default) returns the finished run record;
     otherwise starts it in a background process and returns its run id at once.
 
+    ``parameters`` override the deployment's defaults for this run; a value for a parameter
+    with no type arrives exactly as given, typed ones are converted and checked.
+
     The deployment's ``max_concurrency`` holds for triggered runs too: the run waits (queued,
     with heartbeats) for a free slot; if a scheduler takes it meanwhile, this waits for its end.
 
+    While it waits, Ctrl-C (SIGINT) cancels the run: the kernel is shut down, the partial
+    notebook kept, and the run ends CANCELLED.
+
     Example: ``nbflow.trigger("daily-report", {"region": "US"})``
     """
-    from nbflow.deployments.runs import claim_run, execute_claimed, owner_tags
+    import threading
+
+    from nbflow.deployments.runs import claim_run, execute_claimed, interrupt_cancels, owner_tags
 
     s, ds = _store(session)
     dep = get_deployment(name, session=s)
@@ -121,13 +129,17 @@ def trigger(
     if not wait:
         start_detached(s, run_id)
         return run_id
-    while not ds.take(run_id, owner=owner_tags(), limit=dep.max_concurrency):
-        record = s.store.get_run(run_id)
-        if record is not None and record.state is not State.PENDING:
-            return _wait_for_end(s, run_id)
-        ds.beat([run_id])
-        time.sleep(_POLL)
-    return execute_claimed(s, ds, dep, run_id, values)
+    with interrupt_cancels(threading.Event()) as cancel:
+        while not ds.take(run_id, owner=owner_tags(), limit=dep.max_concurrency):
+            record = s.store.get_run(run_id)
+            if record is not None and record.state is not State.PENDING:
+                return _wait_for_end(s, run_id)
+            if cancel.is_set():
+                ds.finish_now(run_id, State.CANCELLED, "The run was cancelled before it started.")
+                return s.get_run(run_id)
+            ds.beat([run_id])
+            cancel.wait(_POLL)
+        return execute_claimed(s, ds, dep, run_id, values, cancel=cancel)
 
 
 _POLL = 0.5

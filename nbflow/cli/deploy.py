@@ -69,7 +69,10 @@ def _yaml_mapping(text: str, where: str) -> dict[str, Any]:
     try:
         value = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ParameterError(f"Parameters {where} are not valid YAML ({exc}); "
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise ParameterError(f"Parameters {where} are not valid YAML ({problem}{at}); "
                              "give a mapping such as '{region: EU, n: 3}'.") from None
     if value is None:
         return {}

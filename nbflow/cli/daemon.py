@@ -10,25 +10,41 @@ import click
 
 from nbflow.cli.output import console, styled
 
-_DOC = """Run the daemon in the foreground: deployments on their schedules{alias}.
+_DOC = """Run the daemon in the foreground: deployments on their schedules and the sensors
+of -f FILE.py / -m MODULE{alias}.
+
+Sensors (and the assets they materialise) are found like assets for `nbflow materialize`:
+the file or module is imported once at start; its @nbflow.sensor, @nbflow.asset_sensor and
+@nbflow.run_status_sensor definitions are ticked, and asset runs they request use its assets.
 
 SIGTERM or Ctrl-C stops taking new work, lets running notebooks finish for --grace seconds,
 then cancels them; a second signal cancels at once. A failing pass is reported and retried
 with back-off.
 
-Example: nbflow {name} --max-concurrency 4
+Example: nbflow {name} -f pipeline.py --max-concurrency 4
 """
 
 
-def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: float) -> int:
+def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: float,
+           file: str | None = None, module: str | None = None, sensor_poll: float = 0.25) -> int:
     from nbflow.automation.daemon import Daemon
     from nbflow.automation.schedules import ScheduleSource
+    from nbflow.automation.sensor_source import SensorSource, SensorTick
+    from nbflow.automation.sensors import default_sensors
+    from nbflow.cli.assets import load_definitions
     from nbflow.core.events import Event, EventKind
     from nbflow.session import get_session
 
+    load_definitions(file, module)
     session = get_session()
     schedules = ScheduleSource(session, max_concurrency=max_concurrency, poll=poll)
-    daemon = Daemon([schedules])
+    sources: list[Any] = [schedules]
+    sensors = None
+    if default_sensors().names():
+        sensors = SensorSource(session, poll=sensor_poll, max_concurrency=max_concurrency)
+        sensors.on_deployment_run = schedules.wake
+        sources.append(sensors)
+    daemon = Daemon(sources)
     names: dict[str, str] = {}
 
     def log(e: Event) -> None:
@@ -48,6 +64,15 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
         console.print(f"{when_now()} stopping: no new runs; waiting up to {grace:g} s for "
                       f"{len(daemon.running())} running notebook(s).")
 
+    def on_tick(t: SensorTick) -> None:
+        runs = f": run(s) {', '.join(t.run_ids)}" if t.run_ids else ""
+        reason = f" ({t.reason})" if t.reason else ""
+        colour = "red" if t.status == "FAILED" else "cyan"
+        console.print(f"{when_now()} sensor {t.sensor} [{colour}]{t.status}[/]{runs}{reason}",
+                      highlight=False)
+
+    if sensors is not None:
+        sensors.on_tick = on_tick
     session.hooks.subscribe(log)
     daemon.on_error = on_error
     schedules.on_crashed = lambda ids: console.print(
@@ -55,13 +80,15 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     with daemon.signals(on_stop):
         try:
             if once:
-                report = daemon.run_once()[schedules.name]
+                reports = daemon.run_once()
+                report = reports[schedules.name]
                 console.print(f"{when_now()} one pass: {len(report.claimed)} tick(s) claimed, "
                               f"{len(report.started)} run(s) started, "
                               f"{len(report.crashed)} marked crashed.")
             else:
+                watched = f", sensors: {', '.join(default_sensors().names())}" if sensors else ""
                 console.print(f"{when_now()} {name} started (pid {os.getpid()}, "
-                              f"max concurrency {max_concurrency}); Ctrl-C to stop.")
+                              f"max concurrency {max_concurrency}{watched}); Ctrl-C to stop.")
                 daemon.serve()
             cancelled = daemon.drain(grace)
             if cancelled:
@@ -75,8 +102,9 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
 
 
 def _command(name: str, alias: str) -> click.Command:
-    def run(once: bool, max_concurrency: int, poll: float, grace: float) -> int:
-        return _serve(name, once, max_concurrency, poll, grace)
+    def run(once: bool, max_concurrency: int, poll: float, grace: float, file: str | None,
+            module: str | None, sensor_poll: float) -> int:
+        return _serve(name, once, max_concurrency, poll, grace, file, module, sensor_poll)
 
     run.__doc__ = _DOC.format(name=name, alias=alias)
     options: list[Any] = [
@@ -87,6 +115,11 @@ def _command(name: str, alias: str) -> click.Command:
                      help="Seconds between looks for queued runs."),
         click.option("--grace", type=float, default=30.0, show_default=True,
                      help="On SIGTERM, seconds to let running notebooks finish before cancelling them."),
+        click.option("-f", "--file", "file", type=click.Path(dir_okay=False),
+                     help="Python file that defines sensors (and the assets they materialise)."),
+        click.option("-m", "--module", help="Python module that defines sensors and assets."),
+        click.option("--sensor-poll", type=float, default=0.25, show_default=True,
+                     help="Seconds between looks at the event stream for sensors."),
     ]
     for option in reversed(options):
         run = option(run)

@@ -30,6 +30,7 @@ _COMMAND_MODULES = [
     "nbflow.cli.daemon",
     "nbflow.cli.deploy",
     "nbflow.cli.schedule",
+    "nbflow.cli.sensors",
     "nbflow.cli.tasks",
 ]
 

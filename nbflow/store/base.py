@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nbflow.core.events import Event
@@ -20,6 +21,25 @@ from nbflow.errors import NbflowError, ParameterError
 
 if TYPE_CHECKING:
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.sensors import SensorStore
+
+STREAM_LIMIT = 1000
+"""The most events one read of the event stream returns (``events_after``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store's event table holds it: its monotonic ``id`` (the stream's
+    cursor) and the event; the event's attributes (``kind``, ``run_id``, ``step``, ``state``,
+    ``ts``, its payload) read through."""
+
+    id: int
+    event: Event
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "event" or name.startswith("__"):  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.event, name)
 
 
 class TaskStore(Protocol):
@@ -98,6 +118,9 @@ class RunStore(Protocol):
     @property
     def deployments(self) -> DeploymentStore: ...
 
+    @property
+    def sensors(self) -> SensorStore: ...
+
     # ------------------------------------------------------------------ writing
     def record(self, event: Event) -> None: ...
 
@@ -125,6 +148,14 @@ class RunStore(Protocol):
         """Runs, newest first, filtered."""
         ...
 
+    def runs_page(self, *, limit: int = 20, before: tuple[float, str] | None = None,
+                  state: str | None = None, deployment: str | None = None,
+                  kind: str | None = None, since: float | None = None,
+                  until: float | None = None) -> tuple[list[RunRecord], tuple[float, str] | None]:
+        """One keyset page of runs (newest first by created_at, then run id) and the
+        ``(created_at, run_id)`` cursor of the next page, ``None`` on the last one."""
+        ...
+
     def get_run(self, run_id: str) -> RunRecord | None: ...
 
     def find_run_ids(self, prefix: str) -> list[str]:
@@ -133,6 +164,17 @@ class RunStore(Protocol):
 
     def events(self, run_id: str) -> list[Event]:
         """The events of ``run_id`` in the order they were recorded."""
+        ...
+
+    def events_after(self, after: int = 0, *, kinds: Iterable[str] | None = None,
+                     assets: Iterable[str] | None = None, run_ids: Iterable[str] | None = None,
+                     limit: int = STREAM_LIMIT) -> list[StoredEvent]:
+        """The event stream: committed events with an id above ``after``, oldest first, at most
+        ``limit`` (capped at ``STREAM_LIMIT``); ``kinds`` and ``assets`` (the event's step) filter."""
+        ...
+
+    def last_event_id(self) -> int:
+        """The id of the newest committed event (0 when there is none): a cheap look for news."""
         ...
 
     def latest_materializations(self, names: Iterable[str] | None = None) -> dict[str, MaterializationRecord]:
@@ -167,4 +209,4 @@ def check_limit(name: str, slots: int | None) -> None:
             parameter="slots")
 
 
-__all__ = ["RunStore", "TaskStore", "check_limit"]
+__all__ = ["STREAM_LIMIT", "RunStore", "StoredEvent", "TaskStore", "check_limit"]

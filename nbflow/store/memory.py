@@ -29,8 +29,9 @@ from nbflow.store.base import check_limit
 from nbflow.store.hosts import pid_alive
 
 if TYPE_CHECKING:
-    from nbflow.store.base import RunStore, TaskStore
+    from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.sensors import SensorStore
 
 URL = "memory://"
 
@@ -68,6 +69,7 @@ class MemoryStore:
         self._seq = itertools.count(1)
         self._runs: dict[str, dict[str, Any]] = {}
         self._events: dict[str, list[Event]] = {}
+        self._stream: list[StoredEvent] = []  # every event in record order; id = index + 1
         self._failed_steps: list[Event] = []  # STEP_FINISHED FAILED, in record order
         self._mats: dict[str, list[dict[str, Any]]] = {}  # asset -> rows, oldest first
         self._active: dict[str, float] = {}
@@ -83,6 +85,12 @@ class MemoryStore:
     def deployments(self) -> DeploymentStore:
         raise StoreError("The in-memory store keeps no deployments, schedule ticks or queued runs; "
                          "set NBFLOW_DATABASE_URL to a SQLite or PostgreSQL store to deploy notebooks.")
+
+    @property
+    def sensors(self) -> SensorStore:
+        raise StoreError("The in-memory store keeps no sensor cursors or ticks (the daemon runs "
+                         "sensors on a shared store); set NBFLOW_DATABASE_URL to a SQLite or "
+                         "PostgreSQL store, or try a sensor in a cell with my_sensor.tick().")
 
     # ------------------------------------------------------------------ writing
     def record(self, event: Event) -> None:
@@ -118,6 +126,7 @@ class MemoryStore:
         stored = Event(EventKind(str(e.kind)), e.run_id, e.step,
                        None if state is None else State(state), data or {}, e.ts)
         self._events.setdefault(e.run_id, []).append(stored)
+        self._append_stream(stored)
         if mat is not None:
             self._mats.setdefault(mat["asset"], []).append(mat)
         if e.kind is EventKind.STEP_FINISHED and state == str(State.FAILED):
@@ -187,8 +196,10 @@ class MemoryStore:
             for run_id in ids:
                 self._runs[run_id].update(state=str(State.CRASHED), ended_at=now,
                                           error="The process running this run stopped sending heartbeats.")
-                self._events.setdefault(run_id, []).append(Event(
-                    EventKind.RUN_FINISHED, run_id, None, State.CRASHED, {"error": "heartbeat timeout"}, now))
+                crash = Event(EventKind.RUN_FINISHED, run_id, None, State.CRASHED,
+                              {"error": "heartbeat timeout"}, now)
+                self._events.setdefault(run_id, []).append(crash)
+                self._append_stream(crash)
         return ids
 
     # ------------------------------------------------------------------ reading
@@ -217,6 +228,25 @@ class MemoryStore:
                     and (wanted is None or self._has_state(r, wanted))][:max(limit, 0)]
             return [self._run_record(r, with_steps) for r in rows]
 
+    def runs_page(self, *, limit: int = 20, before: tuple[float, str] | None = None,
+                  state: str | None = None, deployment: str | None = None,
+                  kind: str | None = None, since: float | None = None,
+                  until: float | None = None) -> tuple[list[RunRecord], tuple[float, str] | None]:
+        wanted = None if state is None else State(str(state).upper())
+        with self._lock:
+            rows = [r for r in sorted(self._runs.values(),
+                                      key=lambda r: (r["created_at"], r["run_id"]), reverse=True)
+                    if (before is None or (r["created_at"], r["run_id"]) < before)
+                    and (since is None or r["created_at"] >= since)
+                    and (until is None or r["created_at"] < until)
+                    and (deployment is None or r["deployment"] == deployment)
+                    and (kind is None or r["kind"] == kind)
+                    and (wanted is None or self._has_state(r, wanted))][:max(limit, 0) + 1]
+            page = rows[:max(limit, 0)]
+            cursor = ((page[-1]["created_at"], page[-1]["run_id"])
+                      if len(rows) > len(page) and page else None)
+            return [self._run_record(r, True) for r in page], cursor
+
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._runs.get(run_id)
@@ -229,6 +259,37 @@ class MemoryStore:
     def events(self, run_id: str) -> list[Event]:
         with self._lock:
             return list(self._events.get(run_id, ()))
+
+    def _append_stream(self, e: Event) -> None:
+        from nbflow.store.base import StoredEvent
+
+        self._stream.append(StoredEvent(len(self._stream) + 1, e))
+
+    def events_after(self, after: int = 0, *, kinds: Iterable[str] | None = None,
+                     assets: Iterable[str] | None = None, run_ids: Iterable[str] | None = None,
+                     limit: int = 1000) -> list[StoredEvent]:
+        """The event stream: events with an id above ``after``, oldest first (as ``SqlStore``)."""
+        from nbflow.store.base import STREAM_LIMIT
+
+        want_kinds = None if kinds is None else {str(k) for k in kinds}
+        want_assets = None if assets is None else set(assets)
+        want_runs = None if run_ids is None else set(run_ids)
+        limit = max(0, min(int(limit), STREAM_LIMIT))
+        out: list[StoredEvent] = []
+        with self._lock:
+            for se in self._stream[max(int(after), 0):]:
+                if len(out) >= limit:
+                    break
+                e = se.event
+                if ((want_kinds is None or str(e.kind) in want_kinds)
+                        and (want_assets is None or e.step in want_assets)
+                        and (want_runs is None or e.run_id in want_runs)):
+                    out.append(se)
+        return out
+
+    def last_event_id(self) -> int:
+        with self._lock:
+            return len(self._stream)
 
     def _steps(self, run_id: str) -> tuple[StepRecord, ...]:
         folded: dict[str, dict[str, Any]] = {}

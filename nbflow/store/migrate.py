@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
-HEAD = "0004_run_failure"
+HEAD = "0006_sensors"
 """The latest revision in migrations/versions (a test checks it against alembic's head)."""
 
 MIGRATIONS = Path(__file__).with_name("migrations")

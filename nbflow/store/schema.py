@@ -46,8 +46,11 @@ runs = Table(
     Column("attempt", Integer, nullable=False, default=1),
     Column("parent_run_id", String(40)),
     Column("failure", JSON),  # {"cell_index", "exception", "message"} of a failed notebook run
+    Column("host", String(255)),  # the host and pid of the process running the run (0005)
+    Column("pid", Integer),
     UniqueConstraint("deployment", "scheduled_at", name="uq_runs_deployment_tick"),
     Index("ix_runs_created", "created_at"),
+    Index("ix_runs_created_run", "created_at", "run_id"),  # keyset pages of runs (0007)
     Index("ix_runs_state", "state"),
     Index("ix_runs_deployment", "deployment", "created_at"),
 )
@@ -63,6 +66,7 @@ events = Table(
     Column("data", JSON),
     Index("ix_events_run", "run_id", "id"),
     Index("ix_events_step", "step", "kind"),
+    Index("ix_events_kind", "kind", "id"),  # the stream read by kind (0006)
 )
 
 materializations = Table(
@@ -140,4 +144,69 @@ concurrency_slots = Table(
     Column("step", String(255)),
     Column("acquired_at", Float, nullable=False),
     Index("ix_concurrency_slots_name", "name"),
+)
+
+# Sensors (migration 0006): each sensor's cursor and state, its recorded ticks, and the run
+# requests it claimed (a unique (sensor, run_key) makes a keyed request exactly-once).
+sensors = Table(
+    "sensors", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(16), nullable=False),  # sensor | asset | run_status
+    Column("cursor", Text),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("last_tick_at", Float),
+    Column("last_error", Text),
+    Column("lease_owner", String(255)),  # the daemon ticking it now, until lease_until
+    Column("lease_until", Float),
+    Column("updated_at", Float, nullable=False),
+)
+
+sensor_ticks = Table(
+    "sensor_ticks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sensor", String(255), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # REQUESTED | SKIPPED | FAILED
+    Column("reason", Text),
+    Column("run_ids", JSON),
+    Column("cursor", Text),
+    Column("duration", Float),
+    Index("ix_sensor_ticks_sensor", "sensor", "id"),
+)
+
+sensor_requests = Table(
+    "sensor_requests", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sensor", String(255), nullable=False),
+    Column("run_key", String(255), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("sensor", "run_key", name="uq_sensor_requests_key"),
+    Index("ix_sensor_requests_run", "run_id"),
+)
+
+# Access (migration 0007): API tokens (only a hash of each), and the append-only audit log.
+tokens = Table(
+    "tokens", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("prefix", String(32), nullable=False),  # the token's public part, to find its row
+    Column("hash", String(64), nullable=False),  # sha256 of the whole token
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("last_used_at", Float),
+    Index("ix_tokens_prefix", "prefix"),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("actor", String(255), nullable=False),  # token:NAME, cli:USER, notebook:USER, ...
+    Column("verb", String(64), nullable=False),
+    Column("target", Text),
+    Column("parameters", JSON),
+    Column("outcome", String(8), nullable=False),  # ok | error
+    Column("error", Text),
+    Index("ix_audit_ts", "ts"),
 )

@@ -27,9 +27,12 @@ from nbflow.store.hosts import pid_alive, this_host
 from nbflow.store.schema import events, materializations, runs
 
 if TYPE_CHECKING:
-    from nbflow.store.base import RunStore, TaskStore
+    from nbflow.store.audit import AuditTables
+    from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.sensors import SensorTables
     from nbflow.store.tasks import TaskTables
+    from nbflow.store.tokens import TokenTables
 
 _BATCH = 5000
 _FAILURE_FIELDS = ("cell_index", "exception", "message")
@@ -181,13 +184,6 @@ class SqlStore:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         check_url(self.url)
-        if not (0 < heartbeat_interval < heartbeat_timeout < float("inf")):
-            from nbflow.errors import SettingsError
-
-            raise SettingsError(
-                f"The heartbeat timeout ({heartbeat_timeout:g} s) must be a finite number of "
-                f"seconds above the heartbeat interval ({heartbeat_interval:g} s, itself above "
-                "0), or running runs are shown CRASHED between two beats.")
         self.read_only = read_only_path(self.url)
         """The file or folder that makes this SQLite store read-only for this process, if any."""
         try:
@@ -235,6 +231,27 @@ class SqlStore:
         from nbflow.store.deployments import DeploymentStore
 
         return DeploymentStore(self)
+
+    @functools.cached_property
+    def sensors(self) -> SensorTables:
+        """Sensor cursors and state, their ticks and claimed run keys kept in this store."""
+        from nbflow.store.sensors import SensorTables
+
+        return SensorTables(self)
+
+    @functools.cached_property
+    def tokens(self) -> TokenTables:
+        """API tokens (hashed) kept in this store."""
+        from nbflow.store.tokens import TokenTables
+
+        return TokenTables(self)
+
+    @functools.cached_property
+    def audit(self) -> AuditTables:
+        """The append-only audit log of mutations kept in this store."""
+        from nbflow.store.audit import AuditTables
+
+        return AuditTables(self)
 
     # ------------------------------------------------------------------ opening
     @contextmanager
@@ -330,11 +347,16 @@ class SqlStore:
     def _failure_message(self, run_id: str | None = None) -> str:
         err = self._failed or self._error
         msg = "an earlier event of this run was not committed" if err is None else _first_line(err)
-        run = f"run {run_id}" if run_id else "its runs"
-        return (f"The run store at {redact(self.url)} could not record events ({msg}), so "
-                f"{run} stops here; what was recorded before is kept, and the run is marked "
-                "FAILED once the store can be written again. Free disk space or fix the "
-                "database, then run it again.")
+        where = redact(self.url)
+        if run_id is None:
+            return (f"The run store at {where} could not record events ({msg}): their runs stop "
+                    "at their next event; what they recorded before is kept, and they are marked "
+                    "FAILED once the store can be written again. Free disk space or fix the "
+                    "database, then run them again.")
+        return (f"The run store at {where} could not record events ({msg}), so run {run_id} "
+                "stops here; what it recorded before is kept, and it is marked FAILED once the "
+                "store can be written again. Free disk space or fix the database, then run it "
+                "again.")
 
     def flush(self) -> None:
         """Block until every event recorded so far is committed."""
@@ -349,9 +371,9 @@ class SqlStore:
                                      "committing every event; the last events of this process "
                                      "may be missing. Restart the process.")
                 break
-        if self._failed is not None:
-            self._error = None
-            raise StoreError(self._failure_message()) from self._failed
+        if self._error is not None and self._failed is not None:
+            err, self._error = self._error, None  # events were lost: said once, here or by record()
+            raise StoreError(self._failure_message()) from err
         if self._error is not None:
             err, self._error = self._error, None
             raise StoreError(f"The run store at {redact(self.url)} could not record events: "
@@ -446,19 +468,15 @@ class SqlStore:
                     self._failed = self._error = exc
                     return False
                 time.sleep(0.2 * (attempt + 1))
-            except Exception as exc:  # keep the writer alive; flush() reports the failure
-                if len(batch) > 1:  # one by one, so a bad event loses only its run, not the batch
+            except Exception as exc:  # noqa: BLE001 - keep the writer alive; flush() reports it
+                if len(batch) > 1:  # one by one, so a bad event loses only itself, not the batch
                     for i, e in enumerate(batch):
-                        if e.run_id in self._lost:
-                            continue
-                        if not self._write_with_retry([e]):
-                            if self._failed is not None:
-                                self._fail(batch[i:])
-                                return True
-                            self._lost.add(e.run_id)
+                        if not self._write_with_retry([e]) and self._failed is not None:
+                            self._fail(batch[i:])  # the database failed meanwhile
+                            return True
                     return True
                 self._error = exc
-                return False
+                return self._failed is None  # a bad event: reported by flush(), not a fault
         return False
 
     def _fail(self, batch: list[Event]) -> None:
@@ -472,6 +490,7 @@ class SqlStore:
         after that, events of lost runs are still dropped."""
         if self._failed is not None:
             self._fail(batch)
+            self._error = self._failed
             return []
         lost = self._lost
         return [e for e in batch if e.run_id not in lost]
@@ -501,11 +520,28 @@ class SqlStore:
         self._failed = None
 
     def _write_batch(self, conn: Connection, batch: list[Event]) -> None:
+        late: dict[int, Event] = {}
+        for i, e in enumerate(batch):
+            if e.kind is EventKind.RUN_STARTED:
+                self._start_run(conn, e)
+            elif e.kind is EventKind.RUN_FINISHED:
+                failure = {k: e.data.get(k) for k in _FAILURE_FIELDS if e.data.get(k) is not None}
+                done = conn.execute(update(runs).where(
+                    runs.c.run_id == e.run_id, runs.c.state.in_(_OPEN)).values(
+                    state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
+                    error=e.data.get("error"), failure=failure or None,
+                    **({"output_path": e.data["output_path"]} if "output_path" in e.data else {})
+                )).rowcount
+                self._active.pop(e.run_id, None)
+                if not done:
+                    late_event = self._late_finish(conn, e)
+                    if late_event is not None:
+                        late[i] = late_event
         conn.execute(events.insert(), [
             {"run_id": e.run_id, "kind": str(e.kind), "step": e.step,
              "state": None if e.state is None else str(e.state), "ts": e.ts,
              "data": dict(e.data) if e.data else None}
-            for e in batch])
+            for e in (late.get(i, e) for i, e in enumerate(batch))])
         mats = [e for e in batch if e.kind is EventKind.MATERIALIZATION]
         if mats:
             conn.execute(materializations.insert(), [
@@ -516,20 +552,24 @@ class SqlStore:
                  "metadata": e.data.get("metadata") or {}, "uri": e.data.get("uri"),
                  "io": e.data.get("io"), "duration": e.data.get("duration")}
                 for e in mats])
-        for e in batch:
-            if e.kind is EventKind.RUN_STARTED:
-                self._start_run(conn, e)
-            elif e.kind is EventKind.RUN_FINISHED:
-                failure = {k: e.data.get(k) for k in _FAILURE_FIELDS if e.data.get(k) is not None}
-                conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(
-                    state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
-                    error=e.data.get("error"), failure=failure or None,
-                    **({"output_path": e.data["output_path"]} if "output_path" in e.data else {})))
-                self._active.pop(e.run_id, None)
+
+    def _late_finish(self, conn: Connection, e: Event) -> Event | None:
+        """A RUN_FINISHED for a run that is already closed (a crash sweep or a cancel got there
+        first) stays out of the run's record: the first end is the run's end, and this one is
+        kept as a LOG event saying how the process itself ended it."""
+        row = conn.execute(select(runs.c.state).where(runs.c.run_id == e.run_id)).first()
+        if row is None:
+            return None  # no run row (an event-only run): record the event as it is
+        return Event(EventKind.LOG, e.run_id, None, None, {
+            "level": "WARNING", "ended": None if e.state is None else str(e.state),
+            "error": e.data.get("error"),
+            "message": f"The run's process ended it {e.state} after the run had been marked "
+                       f"{row[0]}; the run stays {row[0]}."}, ts=e.ts)
 
     def _start_run(self, conn: Connection, e: Event) -> None:
         d = e.data
-        values = {"state": str(State.RUNNING), "started_at": e.ts, "heartbeat_at": e.ts}
+        values = {"state": str(State.RUNNING), "started_at": e.ts, "heartbeat_at": e.ts,
+                  "host": this_host(), "pid": os.getpid()}
         done = conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(**values)).rowcount
         if not done:
             conn.execute(runs.insert().values(
@@ -544,7 +584,8 @@ class SqlStore:
         now = time.time()
         try:
             with self.begin() as conn:
-                conn.execute(update(runs).where(runs.c.run_id.in_(list(self._active)))
+                conn.execute(update(runs).where(runs.c.run_id.in_(list(self._active)),
+                                                runs.c.state.in_(_OPEN))
                              .values(heartbeat_at=now))
         except OperationalError:
             pass  # the next beat tries again; a missed beat is far shorter than the timeout
@@ -569,23 +610,55 @@ class SqlStore:
 
     # ------------------------------------------------------------------ crashes
     def sweep_crashed(self, timeout: float | None = None) -> list[str]:
-        """Mark runs whose heartbeat stopped ``timeout`` seconds ago as CRASHED (returns their ids)."""
-        limit = time.time() - (self.heartbeat_timeout if timeout is None else timeout)
-        open_states = [str(State.RUNNING), str(State.PENDING)]
+        """Mark as CRASHED the runs whose heartbeat stopped ``timeout`` seconds ago, and the
+        running runs of this host whose process is gone (returns their ids).
+
+        Each UPDATE checks the heartbeat (or the owner) again, so a run that beats meanwhile is
+        left alone. A read-only store sweeps nothing (its reads show such runs CRASHED).
+        """
+        if self.read_only is not None:
+            return []
+        swept: list[str] = []
+        with self.connect() as conn:
+            dead = self._dead_local(conn)
+        now = time.time()
+        limit = now - (self.heartbeat_timeout if timeout is None else timeout)
+        mine = list(self._active)
         with self.begin() as conn:
-            ids = [r for (r,) in conn.execute(select(runs.c.run_id).where(
-                runs.c.state.in_(open_states), runs.c.heartbeat_at < limit))
-                if r not in self._active]
-            if ids:
-                now = time.time()
-                conn.execute(update(runs).where(runs.c.run_id.in_(ids)).values(
-                    state=str(State.CRASHED), ended_at=now,
-                    error="The process running this run stopped sending heartbeats."))
-                conn.execute(events.insert(), [
-                    {"run_id": r, "kind": str(EventKind.RUN_FINISHED), "step": None,
-                     "state": str(State.CRASHED), "ts": now,
-                     "data": {"error": "heartbeat timeout"}} for r in ids])
+            for pid, ids in dead.items():
+                error = (f"The process running this run (pid {pid} on {this_host()}) stopped "
+                         "without finishing it.")
+                swept += self._crash(conn, error, "process gone", runs.c.run_id.in_(ids),
+                                     runs.c.state == str(State.RUNNING), runs.c.pid == pid,
+                                     runs.c.host == this_host())
+            swept += self._crash(conn, "The process running this run stopped sending heartbeats.",
+                                 "heartbeat timeout", runs.c.state.in_(_OPEN),
+                                 runs.c.heartbeat_at < limit, runs.c.run_id.not_in(mine))
+        return swept
+
+    def _crash(self, conn: Connection, error: str, reason: str, *where: Any) -> list[str]:
+        now = time.time()
+        ids = list(conn.execute(update(runs).where(*where).values(
+            state=str(State.CRASHED), ended_at=now, error=error).returning(runs.c.run_id)).scalars())
+        if ids:
+            conn.execute(events.insert(), [
+                {"run_id": r, "kind": str(EventKind.RUN_FINISHED), "step": None,
+                 "state": str(State.CRASHED), "ts": now, "data": {"error": reason}} for r in ids])
         return ids
+
+    def _dead_local(self, conn: Connection) -> dict[int, list[str]]:
+        """pid -> the RUNNING runs of this host whose owning process ``pid`` is gone."""
+        rows = conn.execute(select(runs.c.run_id, runs.c.pid).where(
+            runs.c.state == str(State.RUNNING), runs.c.host == this_host(),
+            runs.c.pid.is_not(None), runs.c.pid != os.getpid()))
+        dead: dict[int, list[str]] = {}
+        alive: dict[int, bool] = {}
+        for run_id, pid in rows:
+            if pid not in alive:
+                alive[pid] = pid_alive(pid)
+            if not alive[pid]:
+                dead.setdefault(pid, []).append(run_id)
+        return dead
 
     # ------------------------------------------------------------------ reading
     def runs(self, *, limit: int = 20, state: str | None = None, deployment: str | None = None,
@@ -596,19 +669,56 @@ class SqlStore:
             q = q.where(runs.c.deployment == deployment)
         if kind is not None:
             q = q.where(runs.c.kind == kind)
-        if state is not None:
-            q = self._where_state(q, State(str(state).upper()))
         with self.connect() as conn:
+            if state is not None:
+                q = self._where_state(q, State(str(state).upper()), conn)
             rows = conn.execute(q).mappings().all()
             steps = self._steps(conn, [r["run_id"] for r in rows]) if with_steps else {}
         return [self._run_record(r, steps.get(r["run_id"], ())) for r in rows]
 
-    def _where_state(self, q: Any, state: State) -> Any:
+    def runs_page(self, *, limit: int = 20, before: tuple[float, str] | None = None,
+                  state: str | None = None, deployment: str | None = None,
+                  kind: str | None = None, since: float | None = None,
+                  until: float | None = None) -> tuple[list[RunRecord], tuple[float, str] | None]:
+        """One keyset page of runs, newest first (by created_at, then run id), with their
+        steps, and the cursor of the next page (``None`` on the last page). ``before`` is a
+        cursor; ``since``/``until`` bound created_at (epoch seconds)."""
+        self.flush()
+        c = runs.c
+        q = select(runs).order_by(c.created_at.desc(), c.run_id.desc()).limit(limit + 1)
+        if before is not None:  # the first bound lets both databases range-scan the index
+            q = q.where(c.created_at <= before[0],
+                        (c.created_at < before[0]) | (c.run_id < before[1]))
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        if until is not None:
+            q = q.where(c.created_at < until)
+        if deployment is not None:
+            q = q.where(c.deployment == deployment)
+        if kind is not None:
+            q = q.where(c.kind == kind)
+        with self.connect() as conn:
+            if state is not None:
+                q = self._where_state(q, State(str(state).upper()), conn)
+            rows = conn.execute(q).mappings().all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            steps = self._steps(conn, [r["run_id"] for r in rows])
+        cursor = (rows[-1]["created_at"], rows[-1]["run_id"]) if more and rows else None
+        return [self._run_record(r, steps.get(r["run_id"], ())) for r in rows], cursor
+
+    def _where_state(self, q: Any, state: State, conn: Connection) -> Any:
         stale = time.time() - self.heartbeat_timeout
-        alive = runs.c.state.in_([str(State.RUNNING), str(State.PENDING)])
+        alive = runs.c.state.in_(_OPEN)
+        if state in (State.CRASHED, State.RUNNING):
+            dead = [r for ids in self._dead_local(conn).values() for r in ids]
         if state is State.CRASHED:
-            return q.where((runs.c.state == str(State.CRASHED)) | (alive & (runs.c.heartbeat_at < stale)))
-        if state in (State.RUNNING, State.PENDING):
+            return q.where((runs.c.state == str(State.CRASHED)) | runs.c.run_id.in_(dead)
+                           | (alive & (runs.c.heartbeat_at < stale)))
+        if state is State.RUNNING:
+            return q.where(runs.c.state == str(state), runs.c.heartbeat_at >= stale,
+                           runs.c.run_id.not_in(dead))
+        if state is State.PENDING:
             return q.where(runs.c.state == str(state), runs.c.heartbeat_at >= stale)
         return q.where(runs.c.state == str(state))
 
@@ -633,9 +743,30 @@ class SqlStore:
         with self.connect() as conn:
             rows = conn.execute(select(events).where(events.c.run_id == run_id)
                                 .order_by(events.c.id)).mappings().all()
-        return [Event(kind=EventKind(r["kind"]), run_id=r["run_id"], step=r["step"],
-                      state=None if r["state"] is None else State(r["state"]),
-                      data=r["data"] or {}, ts=r["ts"]) for r in rows]
+        return [_event(r) for r in rows]
+
+    def events_after(self, after: int = 0, *, kinds: Iterable[str] | None = None,
+                     assets: Iterable[str] | None = None, run_ids: Iterable[str] | None = None,
+                     limit: int = 1000) -> list[StoredEvent]:
+        """The event stream from the table by id (the primary key; by kind through
+        ``ix_events_kind``): events committed by any process, oldest first."""
+        from nbflow.store.base import STREAM_LIMIT, StoredEvent
+
+        q = (select(events).where(events.c.id > int(after)).order_by(events.c.id)
+             .limit(max(0, min(int(limit), STREAM_LIMIT))))
+        if kinds is not None:
+            q = q.where(events.c.kind.in_([str(k) for k in kinds]))
+        if assets is not None:
+            q = q.where(events.c.step.in_(list(assets)))
+        if run_ids is not None:
+            q = q.where(events.c.run_id.in_(list(run_ids)))
+        with self.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [StoredEvent(r["id"], _event(r)) for r in rows]
+
+    def last_event_id(self) -> int:
+        with self.connect() as conn:
+            return int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
 
     def _steps(self, conn: Connection, run_ids: list[str]) -> dict[str, tuple[StepRecord, ...]]:
         if not run_ids:
@@ -680,7 +811,9 @@ class SqlStore:
 
     def _run_record(self, r: Any, steps: tuple[StepRecord, ...]) -> RunRecord:
         state = State(r["state"])
-        if state in (State.RUNNING, State.PENDING) and (r["heartbeat_at"] or 0) < time.time() - self.heartbeat_timeout:
+        stale = (r["heartbeat_at"] or 0) < time.time() - self.heartbeat_timeout
+        if state in (State.RUNNING, State.PENDING) and stale or (
+                state is State.RUNNING and _owner_gone(r.get("host"), r.get("pid"))):
             state = State.CRASHED
         if state in TERMINAL and state is not State.SUCCEEDED:
             # Steps a crash or a cancel interrupted take the run's state.
@@ -759,9 +892,25 @@ class SqlStore:
 
 _IDLE = object()
 
+
+def _first_line(err: BaseException) -> str:
+    return (str(getattr(err, "orig", None) or err).strip().splitlines() or [repr(err)])[0]
+
+
+def _owner_gone(host: str | None, pid: int | None) -> bool:
+    """Whether a run's owning process was on this host and is gone (another host's runs keep
+    the heartbeat rule)."""
+    return bool(pid) and host == this_host() and pid != os.getpid() and not pid_alive(pid)  # type: ignore[arg-type]
+
 if TYPE_CHECKING:
     def _conforms(store: SqlStore, tasks: TaskTables) -> tuple[RunStore, TaskStore]:
         return store, tasks
+
+
+def _event(r: Any) -> Event:
+    return Event(kind=EventKind(r["kind"]), run_id=r["run_id"], step=r["step"],
+                 state=None if r["state"] is None else State(r["state"]),
+                 data=r["data"] or {}, ts=r["ts"])
 
 
 def _materialization(r: Any) -> MaterializationRecord:

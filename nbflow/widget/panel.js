@@ -340,7 +340,11 @@ function render({ model, el }) {
     if (!drag) return;
     const dx = p[0] - drag.start[0], dy = p[1] - drag.start[1];
     if (!moved && Math.hypot(dx, dy) < 4) return;
-    if (!moved) { moved = true; graph.setPointerCapture(ev.pointerId); root.classList.add("nbflow-panning"); }
+    if (!moved) {
+      moved = true;
+      root.classList.add("nbflow-panning");
+      try { graph.setPointerCapture(ev.pointerId); } catch { /* a synthetic pointer: pan without capture */ }
+    }
     view = { k: drag.view.k, x: drag.view.x + dx, y: drag.view.y + dy };
     userMoved = true;
     applyView();

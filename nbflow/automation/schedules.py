@@ -30,7 +30,14 @@ from nbflow.automation.daemon import TickSource
 from nbflow.core.schedules import due_ticks
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment
-from nbflow.deployments.runs import Execute, claim_run, execute_claimed, executor_for, owner_tags
+from nbflow.deployments.runs import (
+    Execute,
+    claim_run,
+    execute_claimed,
+    executor_for,
+    owner_tags,
+    queued_values,
+)
 from nbflow.deployments.service import run_values
 from nbflow.errors import NbflowError
 from nbflow.store.hosts import pid_alive
@@ -170,7 +177,7 @@ class ScheduleSource(TickSource):
             with self._lock:
                 self._claimed.discard(q.run_id)
             try:
-                values = run_values(dep, q.parameters)
+                values = run_values(dep, queued_values(q.parameters, q.tags))
             except NbflowError as exc:
                 self.ds.finish_now(q.run_id, State.FAILED, str(exc))
                 continue

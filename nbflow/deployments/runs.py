@@ -48,11 +48,27 @@ def claim_run(session: Session, ds: DeploymentStore, dep: Deployment, scheduled_
     """Insert the PENDING run for (deployment, scheduled_at); '' if that tick is already taken."""
     from nbflow.deployments.definition import plain
 
+    from nbflow.core.codec import dumps
+
     run_id = session.new_run_id()
+    # The record shows the values (``plain``); the exact codec text travels beside them, so a
+    # run taken from the queue later gets the same types (a date stays a date, a tuple a tuple).
     ok = ds.claim(run_id, deployment=dep.name, scheduled_at=scheduled_at, parameters=plain(values),
                   output_path=str(output_path(session, dep.name, run_id)),
-                  tags={"trigger": trigger, **owner_tags()}, tick=tick)
+                  tags={"trigger": trigger, EXACT: dumps(dict(values)), **owner_tags()}, tick=tick)
     return run_id if ok else ""
+
+
+EXACT = "parameters_exact"
+"""The run tag holding a queued run's parameter values in the codec's exact form."""
+
+
+def queued_values(parameters: Mapping[str, Any], tags: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact parameter values of a queued run (its display copy for runs from older versions)."""
+    from nbflow.core.codec import loads
+
+    exact = tags.get(EXACT)
+    return dict(loads(exact)) if isinstance(exact, str) else dict(parameters)
 
 
 def kernel_env(session: Session, dep: Deployment, run_id: str) -> dict[str, str]:
@@ -210,4 +226,5 @@ def failure(session: Session, run_id: str) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["claim_run", "execute_claimed", "failure", "interrupt_cancels", "kernel_env", "owner_tags"]
+__all__ = ["EXACT", "claim_run", "execute_claimed", "failure", "interrupt_cancels", "kernel_env",
+           "owner_tags", "queued_values"]

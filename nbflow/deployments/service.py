@@ -16,6 +16,7 @@ from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment, build
 from nbflow.deployments.parameters import read_parameters, validate_parameters
 from nbflow.errors import DeploymentError, NbflowError, ParameterError, UnknownDeploymentError
+from nbflow.session.audit import audited
 
 if TYPE_CHECKING:
     from nbflow.core.records import RunRecord
@@ -30,6 +31,7 @@ def _store(session: Session | None) -> tuple[Session, DeploymentStore]:
     return s, s.store.deployments
 
 
+@audited("deploy", target="notebook")
 def deploy(notebook: str | Path, *, session: Session | None = None, **options: Any) -> Deployment:
     """Define or update a deployment of ``notebook``; returns it.
 
@@ -74,6 +76,7 @@ def list_deployments(*, session: Session | None = None) -> list[Deployment]:
     return [Deployment.from_row(r) for r in ds.all()]
 
 
+@audited("deployment.set_paused", target="name")
 def set_paused(name: str, paused: bool, *, session: Session | None = None) -> Deployment:
     _, ds = _store(session)
     if not ds.set_paused(name, paused):
@@ -81,6 +84,7 @@ def set_paused(name: str, paused: bool, *, session: Session | None = None) -> De
     return get_deployment(name, session=session)
 
 
+@audited("deployment.delete", target="name")
 def delete_deployment(name: str, *, session: Session | None = None) -> None:
     _, ds = _store(session)
     if not ds.delete(name):
@@ -97,6 +101,7 @@ def run_values(dep: Deployment, overrides: Mapping[str, Any] | None) -> dict[str
     return validate_parameters(declared, merged, notebook=Path(dep.notebook).name)
 
 
+@audited("trigger", target="name", result_run_id=True)
 def trigger(
     name: str,
     parameters: Mapping[str, Any] | None = None,
@@ -174,7 +179,7 @@ def start_detached(session: Session, run_id: str) -> int:
 
 def run_queued(run_id: str, *, session: Session | None = None) -> RunRecord | None:
     """Take the queued run ``run_id`` and run it here; None when someone else took it."""
-    from nbflow.deployments.runs import execute_claimed, owner_tags
+    from nbflow.deployments.runs import execute_claimed, owner_tags, queued_values
 
     s, ds = _store(session)
     record = s.store.get_run(run_id)
@@ -184,7 +189,7 @@ def run_queued(run_id: str, *, session: Session | None = None) -> RunRecord | No
     if not ds.take(run_id, owner=owner_tags(), limit=dep.max_concurrency):
         return None
     try:
-        values = run_values(dep, record.parameters)
+        values = run_values(dep, queued_values(record.parameters, record.tags))
     except NbflowError as exc:
         ds.finish_now(run_id, State.FAILED, str(exc))
         return s.get_run(run_id)

@@ -373,3 +373,29 @@ def test_trigger_waits_for_a_free_slot_of_the_deployment(session, notebook, monk
     ds.finish_now(busy, State.SUCCEEDED, None)
     thread.join(20)
     assert result["run"].state is State.SUCCEEDED and len(fake.requests) == 1
+
+
+def test_a_queued_run_gets_its_parameters_with_their_exact_types(session, tmp_path):
+    """Values travel through the queue in the codec's exact form, not the record's display copy."""
+    from nbflow.deployments.runs import EXACT, claim_run
+    from tests.deployments.conftest import write_notebook
+
+    nb = write_notebook(tmp_path / "exact.ipynb", [("anything = None", ["parameters"]), ("anything", [])])
+    value = {"when": dt.date(2026, 1, 31), "pair": (1, 2), "__nbflow_type__": "date", "at":
+             dt.datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Paris"))}
+    dep = D.deploy(nb, name="exact", manual=True)
+    run_id = claim_run(session, session.store.deployments, dep, time.time(), {"anything": value},
+                       tick=False, trigger="manual")           # queued, as trigger --no-wait does
+    record = session.get_run(run_id)
+    assert EXACT in record.tags
+    assert isinstance(record.parameters["anything"]["when"], str)   # the record shows ISO text
+    fake = FakeExecute()
+    sched, _ = make(session, fake, FakeClock(T0))
+    try:
+        once(sched)
+    finally:
+        sched.stop()
+    got = fake.requests[0].parameters["anything"]
+    assert got == value and type(got["pair"]) is tuple and type(got["when"]) is dt.date
+    assert got["at"].tzinfo == ZoneInfo("Europe/Paris")
+    assert session.get_run(run_id).state is State.SUCCEEDED

@@ -17,7 +17,7 @@ from IPython.display import display
 from nbflow.errors import CellError, NbflowError
 from nbflow.notebook import cell_assets
 from nbflow.notebook.tables import result_table, status_table
-from nbflow.notebook.tracebacks import cell_numbers, in_cells
+from nbflow.widget.tracebacks import cell_numbers, in_cells
 from nbflow.widget.values import bind, show
 
 

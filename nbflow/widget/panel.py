@@ -22,7 +22,6 @@ import anywidget
 import traitlets
 
 from nbflow.core.events import Event, EventKind
-from nbflow.core.states import State
 from nbflow.session.views import json_safe
 from nbflow.widget import layout as layout_module
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
@@ -335,7 +334,7 @@ def describe_asset(session: Any, name: str, nodes: NodeStates) -> dict[str, Any]
         "name": name, "label": nodes.label(name), "kind": view["kind"], "group": view["group"],
         "description": view["description"], "upstream": view["upstream"],
         "downstream": view["downstream"], "status": view["status"], "reason": view["reason"],
-        "error": nodes.errors.get(name) or view["error"],
+        "error": _in_cells(nodes.errors.get(name) or view["error"]),
     }
     last = view["last"]
     if last is not None:
@@ -404,6 +403,19 @@ def _iso(ts: Any) -> str | None:
     if isinstance(ts, datetime):
         return ts.isoformat(timespec="seconds")
     return datetime.fromtimestamp(float(ts)).astimezone().isoformat(timespec="seconds")
+
+
+def _in_cells(text: str | None) -> str | None:
+    """A traceback with notebook cells' frames written ``Cell In[n], line k``, as IPython does."""
+    if not text:
+        return text
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return text
+    from nbflow.widget.tracebacks import cell_numbers, in_cells
+
+    return in_cells(text, cell_numbers(get_ipython()))
 
 
 def _user_namespace() -> dict[str, Any] | None:

@@ -101,6 +101,8 @@ class MultiKey(Mapping[str, Any]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MultiKey):
             return self._hash == other._hash and self._items == other._items
+        if isinstance(other, Mapping):
+            return self._items == dict(other)
         return NotImplemented
 
     def __repr__(self) -> str:
@@ -278,10 +280,10 @@ class StaticPartitions(PartitionsDefinition):
         return self._index
 
     def parse_key(self, text: str) -> str:
-        return check_key_text(text)
+        return _text_key(self, text)
 
     def format_key(self, key: Any) -> str:
-        return check_key_text(key)
+        return _text_key(self, key)
 
     def _identity(self) -> tuple[Any, ...]:
         return ("static", self._keys)
@@ -326,10 +328,10 @@ class DynamicPartitions(PartitionsDefinition):
         return list(dict.fromkeys(got))
 
     def parse_key(self, text: str) -> str:
-        return check_key_text(text)
+        return _text_key(self, text)
 
     def format_key(self, key: Any) -> str:
-        return check_key_text(key)
+        return _text_key(self, key)
 
     def _identity(self) -> tuple[Any, ...]:
         return ("dynamic", self.name)
@@ -339,6 +341,13 @@ class DynamicPartitions(PartitionsDefinition):
 
     def __repr__(self) -> str:
         return f"DynamicPartitions({self.name!r})"
+
+
+def _text_key(defn: PartitionsDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise PartitionError(f"Partition key {value!r} of {defn!r} must be text, got "
+                             f"{type(value).__name__}.", definition=repr(defn), key=repr(value))
+    return value
 
 
 def parse_partitions(text: str) -> PartitionsDefinition:

@@ -167,7 +167,7 @@ class MultiPartitions(PartitionsDefinition):
         sizes = self._sizes(now, dynamic)
         flat: list[int] = []
         for alt in self._alternatives(selection):
-            parts = self._per_dimension(alt)
+            parts = {} if alt == "*" else self._per_dimension(alt)
             axes: list[list[int]] = []
             for name, size in zip(self.names, sizes):
                 if name not in parts or parts[name] == "*":

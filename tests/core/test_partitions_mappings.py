@@ -107,16 +107,16 @@ def test_unpartitioned_downstream_reads_every_partition() -> None:
 @pytest.mark.parametrize(("key", "down", "up", "mapping", "words"), [
     ("2026-01-05", DAILY, REGIONS, lambda d: "asia",
      "The mapping FunctionMapping("),
-    ("2026-01-05", DAILY, DAILY, lambda d: "2027-01-01", "returned '2027-01-01' for partition "
-     "'2026-01-05', which is not a partition of 'raw'"),
+    ("2026-01-05", DAILY, DAILY, lambda d: "2027-01-01",
+     "returned '2027-01-01' for partition '2026-01-05', which is not a partition of 'raw'"),
     ("2026-01-05", DAILY, DAILY, lambda d: 42, "returned '42'"),
     ("ap", REGIONS, REGIONS, None, "Asset 'orders': Partition key 'ap' is not a key"),
     ("2026-01-02", DailyPartitions(start="2026-01-01"), DailyPartitions(start="2026-01-03"),
      IdentityMapping(), "before the first key '2026-01-03'"),
     ("2026-01-01", DAILY, DAILY, TimeWindowMapping(-1, -1, allow_missing=False),
      "reads upstream window '2025-12-31'"),
-    ("eu", REGIONS, REGIONS, StaticMapping({"us": "us"}), "has no entry for downstream "
-     "partition 'eu'"),
+    ("eu", REGIONS, REGIONS, StaticMapping({"us": "us"}),
+     "has no entry for downstream partition 'eu'"),
     ("eu", REGIONS, DAILY, TimeWindowMapping(), "maps between time-window partitions"),
     ("eu", REGIONS, DAILY, DimensionMapping("day"), "needs MultiPartitions on one side"),
 ])

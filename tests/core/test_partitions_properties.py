@@ -9,6 +9,7 @@ the slowest, simplest reading of the definition.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from functools import cache
 
 import pytest
@@ -66,7 +67,7 @@ def brute(name: str) -> list[tuple[dt.datetime, dt.datetime]]:
         ticks.append(t)
         if t > end:
             break
-    return list(zip(ticks, ticks[1:]))
+    return list(itertools.pairwise(ticks))
 
 
 @cache

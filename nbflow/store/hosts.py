@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 
 
 def pid_alive(pid: int) -> bool:
@@ -18,3 +20,9 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except (OSError, IndexError):
         return True
+
+
+@functools.cache
+def this_host() -> str:
+    """The name runs and slot holders record as their host (asked once per process)."""
+    return socket.gethostname()

@@ -30,6 +30,8 @@ def revisions() -> list[str]:
 
 
 EARLIER = revisions()[:-1]
+LATER_COLUMNS = {"failure": "0004_run_failure", "host": "0005_run_owner", "pid": "0005_run_owner"}
+"""Columns of runs that a later revision added, and which one."""
 
 
 def test_head_is_alembics_head() -> None:
@@ -49,7 +51,9 @@ def test_an_older_store_is_upgraded_when_opened_and_keeps_its_data(store_url: st
         conn.execute(text("INSERT INTO runs (run_id, kind, name, state, created_at, started_at, "
                           "ended_at, heartbeat_at, attempt) VALUES ('old-run', 'assets', 'old', "
                           "'SUCCEEDED', 100.0, 100.0, 102.5, 102.5, 1)"))
-        assert "failure" not in {c["name"] for c in inspect(conn).get_columns("runs")}  # added by 0004
+        columns = {c["name"] for c in inspect(conn).get_columns("runs")}
+        for column, added_by in LATER_COLUMNS.items():
+            assert (column in columns) == (revisions().index(revision) >= revisions().index(added_by))
     engine.dispose()
 
     store = SqlStore(store_url)
@@ -57,7 +61,7 @@ def test_an_older_store_is_upgraded_when_opened_and_keeps_its_data(store_url: st
         with store.connect() as conn:
             assert migrate.current_revision(conn) == migrate.HEAD
             assert inspect(conn).has_table("task_cache")
-            assert "failure" in {c["name"] for c in inspect(conn).get_columns("runs")}
+            assert set(LATER_COLUMNS) <= {c["name"] for c in inspect(conn).get_columns("runs")}
         run = store.get_run("old-run")
         assert run is not None and run.state is State.SUCCEEDED and run.name == "old"
         assert run.duration == pytest.approx(2.5)

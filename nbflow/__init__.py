@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "AllPartitions": "nbflow.core.partition_mappings",
     "AssetStatus": "nbflow.core.records",
+    "Client": "nbflow.client",
     "CycleError": "nbflow.errors",
     "DailyPartitions": "nbflow.core.time_windows",
     "DefinitionError": "nbflow.errors",
@@ -60,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "load": "nbflow.api",
     "materialize": "nbflow.api",
     "panel": "nbflow.widget.panel",
+    "partitions": "nbflow.api",
     "register_executor": "nbflow.engine.executors",
     "register_io_manager": "nbflow.engine.io",
     "run_status_sensor": "nbflow.automation.sensors",

@@ -22,15 +22,19 @@ def _session(registry: Registry | None) -> Session:
 
 def materialize(selection: str | Iterable[str] = "*", *, force: bool = False,
                 executor: str | Executor | None = None, max_workers: int | None = None,
-                registry: Registry | None = None, cancel: threading.Event | None = None) -> MaterializeResult:
+                registry: Registry | None = None, cancel: threading.Event | None = None,
+                partition: Any = None, partitions: Any = None) -> MaterializeResult:
     """Materialise the selected assets (``"*"``, ``"+orders"``, ``"group:sales and not tag:wip"``).
 
     Fresh assets are skipped as ``CACHED`` unless ``force=True``. ``executor`` defaults to the
     ``NBFLOW_EXECUTOR`` setting (``inprocess`` when unset). Returns a result with
     ``.ok``, ``.run_id``, ``.states``, ``.errors`` and ``result[name]`` for a value.
+    ``partition="2026-01-05"`` or ``partitions="2026-01-01...2026-01-31"`` (a list, ``*``
+    patterns) pick the partitions of partitioned assets; their steps are ``asset[key]``.
     """
     return _session(registry).materialize(selection, force=force, executor=executor,
-                                          max_workers=max_workers, cancel=cancel)
+                                          max_workers=max_workers, cancel=cancel,
+                                          partition=partition, partitions=partitions)
 
 
 def forget(name: str, *, registry: Registry | None = None) -> list[str]:
@@ -41,9 +45,14 @@ def forget(name: str, *, registry: Registry | None = None) -> list[str]:
     return _session(registry).forget(name)
 
 
-def load(name: str, *, registry: Registry | None = None) -> Any:
-    """The latest stored value of asset ``name``."""
-    return _session(registry).load(name)
+def load(name: str, *, partition: Any = None, registry: Registry | None = None) -> Any:
+    """The latest stored value of asset ``name`` (of one ``partition`` when given)."""
+    return _session(registry).load(name, partition)
+
+
+def partitions(name: str) -> Any:
+    """Dynamic partitions ``name`` in the store: ``.add(["acme"])``, ``.remove([...])``, ``.keys()``."""
+    return get_session().partitions(name)
 
 
 def status(selection: str | Iterable[str] = "*", *, registry: Registry | None = None) -> list[AssetStatus]:

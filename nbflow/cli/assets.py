@@ -91,11 +91,15 @@ def definitions_options(fn):  # type: ignore[no-untyped-def]
 @click.option("--executor", default=None, help="inprocess (default), threads, processes, dask or dask://HOST:PORT.")
 @click.option("--max-workers", type=click.IntRange(min=1), default=None,
               help="Parallel steps for threads/processes (1 or more).")
+@click.option("--partition", default=None, help="One partition key of the partitioned assets.")
+@click.option("--partitions", default=None,
+              help="Partitions: keys, ranges FIRST...LAST and * patterns, separated by commas.")
 def materialize(selection: str, file: str | None, module: str | None, force: bool,
-                executor: str | None, max_workers: int | None) -> int:
+                executor: str | None, max_workers: int | None, partition: str | None = None,
+                partitions: str | None = None) -> int:
     """Materialise the assets in SELECTION (default: all).
 
-    Example: nbflow materialize 'orders+' -f pipeline.py
+    Example: nbflow materialize 'orders+' -f pipeline.py --partitions 2026-01-01...2026-01-31
     """
     if not file and not module:
         raise click.UsageError("Say where the assets are defined: -f FILE.py or -m MODULE.")
@@ -103,7 +107,10 @@ def materialize(selection: str, file: str | None, module: str | None, force: boo
     session = get_session()
     from nbflow.session import select_names
 
-    total = len(select_names(session.registry.graph(), selection))
+    graph = session.registry.graph()
+    names = select_names(graph, selection, session)
+    total = None if any(graph.specs[n].partitions is not None or n in graph.mappings
+                        for n in names) else len(names)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("[bold]materialising[/]"), BarColumn(), MofNCompleteColumn(),
@@ -120,7 +127,9 @@ def materialize(selection: str, file: str | None, module: str | None, force: boo
     unsubscribe = session.hooks.subscribe(on_event)
     try:
         with progress:
-            result = session.materialize(selection, force=force, executor=executor, max_workers=max_workers)
+            result = session.materialize(selection, force=force, executor=executor,
+                                         max_workers=max_workers, partition=partition,
+                                         partitions=partitions)
     finally:
         unsubscribe()
     console.print(f"run [bold]{result.run_id}[/]: {styled(result.state)} in {seconds(result.duration)}")
@@ -146,10 +155,16 @@ def materialize(selection: str, file: str | None, module: str | None, force: boo
 @click.command()
 @click.argument("selection", default="*")
 @definitions_options
-def status(selection: str, file: str | None, module: str | None) -> int:
+@click.option("--partitions", "by_partition", is_flag=True,
+              help="List the partitions of each partitioned asset as ranges per status.")
+def status(selection: str, file: str | None, module: str | None,
+           by_partition: bool = False) -> int:
     """Show each asset: fresh, stale (and why), missing or failed, with its last materialisation.
 
-    Example: nbflow status -f pipeline.py
+    A partitioned asset shows its partitions' counts (fresh, stale, missing, failed) and its
+    latest materialised key; --partitions lists their ranges per status.
+
+    Example: nbflow status orders --partitions -f pipeline.py
     """
     load_definitions(file, module)
     session = get_session()
@@ -167,8 +182,25 @@ def status(selection: str, file: str | None, module: str | None) -> int:
         console.print(table)
         console.print("Definitions not loaded: pass -f FILE.py or -m MODULE to see fresh or stale.")
         return 0
-    for s in session.status(selection):
+    found = session.status(selection)
+    if by_partition:
+        for s in found:
+            if s.partitions is None:
+                console.print(f"[bold]{s.name}[/]: not partitioned ({s.status})")
+                continue
+            ranges = s.partitions.ranges()
+            console.print(f"[bold]{s.name}[/]: " + (", ".join(
+                f"{text} {st}" for st, text in ranges.items()) or "no partitions"))
+        return 0
+    for s in found:
         last = s.last
+        if s.partitions is not None:
+            p = s.partitions
+            counts = ", ".join(f"{p.counts[k]:,} {k}" for k in ("fresh", "stale", "missing", "failed")
+                               if p.counts.get(k))
+            table.add_row(s.name, styled(s.status), f"{p.materialized:,}/{p.total:,} "
+                          f"materialised: {counts}; latest {p.latest or '-'}", "-", "-", "-", "-")
+            continue
         table.add_row(s.name, styled(s.status), s.reason or "", when(last.ts if last else None),
                       last.run_id if last else "-", seconds(last.duration if last else None),
                       s.deployment_run_id or "-")

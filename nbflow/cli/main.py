@@ -23,15 +23,19 @@ from nbflow.errors import (
     SettingsError,
     UserCodeError,
 )
+from nbflow.session.audit import cli_actor, set_actor
 
 # Each area adds its commands in its own module and lists it here (one line each).
 _COMMAND_MODULES = [
     "nbflow.cli.assets",
     "nbflow.cli.daemon",
     "nbflow.cli.deploy",
+    "nbflow.cli.partitions",
     "nbflow.cli.schedule",
     "nbflow.cli.sensors",
+    "nbflow.cli.server",
     "nbflow.cli.tasks",
+    "nbflow.cli.tokens",
 ]
 
 USAGE_ERRORS = (DefinitionError, SelectionError, ParameterError, ScheduleError, DeploymentError,
@@ -54,6 +58,7 @@ class _Root(click.Group):
     ``main`` and click's ``CliRunner`` see the same codes and messages."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        set_actor(cli_actor())  # audit rows of this command name the CLI and its user
         try:
             rv = super().invoke(ctx)
         except click.UsageError as exc:  # one line, like nbflow's own usage errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nbflow.core.specs import AssetSpec
@@ -37,6 +37,11 @@ class Graph:
     upstream: Mapping[str, tuple[str, ...]]
     downstream: Mapping[str, tuple[str, ...]]
     order: tuple[str, ...]
+    mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """asset -> {partitioned upstream asset: the ``PartitionMapping`` it reads it through};
+    a partitioned asset reading itself (``self_inputs``) is listed under its own name."""
+    self_inputs: Mapping[str, str] = field(default_factory=dict)
+    """asset -> the parameter that receives its own earlier partitions (self-dependency)."""
 
     def __contains__(self, name: object) -> bool:
         return name in self.specs
@@ -91,9 +96,13 @@ def build_graph(specs: Sequence[AssetSpec]) -> Graph:
     by_name = {s.name: s for s in specs}
     inputs: dict[str, dict[str, str]] = {}
     upstream: dict[str, tuple[str, ...]] = {}
+    self_inputs: dict[str, str] = {}
     for s in specs:
         loaded: dict[str, str] = {}
         for p in s.params:
+            if p.name == s.name and s.partitions is not None and s.name in s.partition_mapping:
+                self_inputs[s.name] = p.name  # earlier partitions of itself, through the mapping
+                continue
             # a parameter named after its own asset is a self-loop unless it has a default
             if p.name in by_name and (p.name != s.name or not p.has_default):
                 loaded[p.name] = p.name
@@ -112,8 +121,46 @@ def build_graph(specs: Sequence[AssetSpec]) -> Graph:
         for u in ups:
             downstream[u].append(n)
     order = _toposort(list(by_name), upstream, downstream)
+    mappings = _mappings(by_name, upstream, self_inputs) if any(
+        s.partitions is not None for s in specs) else {}
     return Graph(specs=by_name, inputs=inputs, upstream=upstream,
-                 downstream={k: tuple(v) for k, v in downstream.items()}, order=tuple(order))
+                 downstream={k: tuple(v) for k, v in downstream.items()}, order=tuple(order),
+                 mappings=mappings, self_inputs=self_inputs)
+
+
+def _mappings(by_name: Mapping[str, AssetSpec], upstream: Mapping[str, tuple[str, ...]],
+              self_inputs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The partition mapping of every edge from a partitioned asset, checked now, so that a
+    mismatch is reported when the graph is built, naming both assets and the fix."""
+    from nbflow.core.partition_mappings import resolve_mapping
+    from nbflow.errors import DefinitionError
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in by_name.items():
+        given = spec.partition_mapping
+        ups = [*upstream[name], *([name] if name in self_inputs else [])]
+        for key in given:
+            if key != "*" and key not in ups:
+                raise DefinitionError(
+                    f"partition_mapping of asset {name!r} names {key!r}, which it does not read; "
+                    f"map one of its upstream assets ({', '.join(ups) or 'none'}) instead.")
+        chosen: dict[str, Any] = {}
+        for u in ups:
+            up = by_name[u].partitions
+            if up is None:
+                continue
+            m = resolve_mapping(spec.partitions, up, given.get(u, given.get("*")), asset=name,
+                                upstream_asset=u)
+            if u == name and type(m).__name__ == "IdentityMapping":
+                raise DefinitionError(
+                    f"Asset {name!r} reads its own partitions through {m!r}, so each partition "
+                    "would wait for itself; map it to earlier partitions, e.g. "
+                    f"partition_mapping={{{name!r}: TimeWindowMapping(-1, -1)}}.")
+            if m is not None:
+                chosen[u] = m
+        if chosen:
+            out[name] = chosen
+    return out
 
 
 def _toposort(names: list[str], upstream: Mapping[str, tuple[str, ...]],

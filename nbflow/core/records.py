@@ -99,3 +99,6 @@ class AssetStatus:
     error: str | None = None
     deployment_run_id: str | None = None
     """The deployment run that produced the last materialisation, if one did."""
+    partitions: Any = None
+    """For a partitioned asset: its ``PartitionSummary`` (counts per verdict, latest key,
+    ``ranges()``); None when unpartitioned."""

@@ -20,6 +20,7 @@ selection text; a selection nesting deeper than ``MAX_DEPTH`` parentheses or cal
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,17 +30,21 @@ from nbflow.core.graph import Graph, closest
 from nbflow.errors import SelectionError
 
 __all__ = ["MAX_DEPTH", "All", "And", "Group", "Kind", "Lineage", "Name", "Node", "Not", "Or",
-           "Owner", "Pattern", "Roots", "Sinks", "Tag", "parse", "select"]
+           "Owner", "Pattern", "Roots", "Sinks", "Status", "Tag", "parse", "select"]
+
+_STATUS_OF: contextvars.ContextVar[Mapping[str, Iterable[str]]] = contextvars.ContextVar(
+    "nbflow_selection_statuses")
 
 MAX_DEPTH = 50
 """The deepest nesting of parentheses and ``sinks(...)``/``roots(...)`` calls a selection may have."""
 
 _GLOB = frozenset("*?")
 _KEYWORDS = {"and": "and", "or": "or", "not": "not", "AND": "and", "OR": "or", "NOT": "not"}
-_SELECTORS = ("key", "group", "tag", "kind", "owner")
+_SELECTORS = ("key", "group", "tag", "kind", "owner", "status")
+_STATUSES = ("fresh", "stale", "missing", "failed")
 _FUNCTIONS = ("sinks", "roots")
 _DAGSTER_ONLY = frozenset({  # Dagster selectors nbflow has no data for
-    "key_substring", "is", "status", "column", "table_name", "column_tag", "code_location",
+    "key_substring", "is", "column", "table_name", "column_tag", "code_location",
     "changed_in_branch", "partitions", "automation_type", "sensor", "schedule", "job",
     "not_materialized_in_hours"})
 _STOP = frozenset(",()+'\"")  # ends a bare selector value
@@ -190,7 +195,17 @@ class Or:
         return " or ".join(_wrap(o, 0) for o in self.operands)
 
 
-Node = Name | Pattern | All | Group | Tag | Kind | Owner | Lineage | Sinks | Roots | Not | And | Or
+@dataclass(frozen=True)
+class Status:
+    """Assets that (or any of whose partitions) have a verdict: ``status:stale``."""
+
+    status: str
+
+    def __str__(self) -> str:
+        return f"status:{self.status}"
+
+
+Node = Name | Pattern | All | Group | Tag | Kind | Owner | Status | Lineage | Sinks | Roots | Not | And | Or
 _BINDING = {Or: 0, And: 1, Not: 2, Lineage: 3}  # atoms bind tightest (4)
 
 
@@ -269,7 +284,7 @@ def _is_word(c: str) -> bool:
 def _selector(text: str, start: int, word: str, i: int) -> _Token:
     """Scan ``key:NAME``, ``group:VALUE``, ``tag:KEY[=VALUE]``, ...; ``i`` is just after the colon."""
     if word not in _SELECTORS:
-        known = "'key:', 'group:', 'tag:', 'kind:' or 'owner:'"
+        known = "'key:', 'group:', 'tag:', 'kind:', 'owner:' or 'status:'"
         hint = closest(word, _SELECTORS)
         if word in _DAGSTER_ONLY:
             did = f"; that is Dagster's, nbflow selects with {known}"
@@ -282,8 +297,12 @@ def _selector(text: str, start: int, word: str, i: int) -> _Token:
     if word in ("tag", "kind", "owner") and text.startswith("<null>", i):
         raise _Syntax(i, f"'<null>' is Dagster's; write 'not {word}:*' for the assets without any {word}")
     if word != "tag":
-        what = {"key": "an asset name", "group": "a group name", "kind": "a kind"}.get(word, "an owner")
+        what = {"key": "an asset name", "group": "a group name", "kind": "a kind",
+                "status": "a status"}.get(word, "an owner")
         value, i = _value(text, i, stop="", what=f"{what} after '{word}:'")
+        if word == "status" and value not in _STATUSES:
+            raise _Syntax(at, f"'status:{value}' is not a status; use "
+                              + ", ".join(f"'status:{s}'" for s in _STATUSES))
         return _Token(word, text[start:i], start, (value, None), at)
     key, i = _value(text, i, stop="=", what="a tag key after 'tag:'")
     tag_value: str | None = None
@@ -393,6 +412,8 @@ class _Parser:
                 return _name(value, tok.value_at)
             if tok.kind == "tag":
                 return Tag(value, tok.value[1])
+            if tok.kind == "status":
+                return Status(value)
             return Group(value) if tok.kind == "group" else Kind(value) if tok.kind == "kind" else Owner(value)
         found = "the end of the selection" if tok.kind == "end" else repr(tok.text)
         raise _Syntax(tok.position, "expected an asset name, '*', a selector such as 'group:', "
@@ -481,18 +502,27 @@ def _too_deep(text: str) -> SelectionError:
 
 # -- evaluation ----------------------------------------------------------------------------------
 
-def select(graph: Graph, text: str) -> list[str]:
+def select(graph: Graph, text: str,
+           statuses: Mapping[str, Iterable[str]] | None = None) -> list[str]:
     """The assets ``text`` selects from ``graph``, in topological order.
+
+    ``statuses`` (asset -> the verdicts it or its partitions have) answers ``status:``
+    selectors; without it they select nothing.
 
     Raises ``SelectionError`` on a syntax error, a name that no asset has, or a selection
     that matches nothing (``*`` on an empty graph selects nothing without error).
     """
     node = parse(text)
     try:
-        chosen = _evaluate(node, graph, text)
+        token = _STATUS_OF.set(statuses or {})
+        try:
+            chosen = _evaluate(node, graph, text)
+        finally:
+            _STATUS_OF.reset(token)
     except RecursionError:
         raise _too_deep(text) from None
-    if not chosen and not (isinstance(node, All) and not graph.specs):
+    if not chosen and not (isinstance(node, All) and not graph.specs) \
+            and not any(isinstance(n, Status) for n in _walk(node)):
         raise _nothing_error(graph, node, text)
     return graph.sorted(chosen)
 
@@ -520,6 +550,8 @@ def _evaluate(node: Node, graph: Graph, text: str) -> set[str]:
     if isinstance(node, Owner):
         match = _matcher(node.owner)
         return {n for n, s in specs.items() if any(match(o) for o in s.owners)}
+    if isinstance(node, Status):
+        return {n for n, present in _STATUS_OF.get().items() if n in specs and node.status in present}
     if isinstance(node, Lineage):
         base = _evaluate(node.target, graph, text)
         out = set(base)

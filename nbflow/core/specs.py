@@ -12,6 +12,7 @@ from nbflow.core.retry import MAX_DELAY, RetryOnArg, RetryPolicy, make_retry_pol
 from nbflow.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from nbflow.core.partitions import PartitionsDefinition
     from nbflow.core.registry import Registry
 
 SEVERITIES = ("warn", "error")
@@ -73,6 +74,11 @@ class AssetSpec:
     """What the asset is computed with or stored in (``python``, ``pandas``): ``kind:`` selects on it."""
     owners: tuple[str, ...] = ()
     """Who answers for the asset (``ann@x.com``, ``team:sales``): ``owner:`` selects on it."""
+    partitions: PartitionsDefinition | None = None
+    """The asset's slices (``DailyPartitions(...)``); None: one value, unpartitioned."""
+    partition_mapping: Mapping[str, Any] = field(default_factory=dict)
+    """Upstream asset (or parameter) name -> how a partition picks that asset's partitions;
+    ``"*"`` applies to every upstream asset not named."""
 
     @property
     def retries(self) -> int:
@@ -110,7 +116,8 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
                jitter: float = 0.0, retry_on: RetryOnArg = (Exception,),
                max_delay: float = MAX_DELAY, source: str | None = None,
                kind: str = "function", kinds: Sequence[str] = (),
-               owners: Sequence[str] = ()) -> AssetSpec:
+               owners: Sequence[str] = (), partitions: Any = None,
+               partition_mapping: Any = None) -> AssetSpec:
     """Build an ``AssetSpec`` from a function, validating the arguments."""
     if not callable(fn):
         raise DefinitionError(f"@asset needs a function, got {type(fn).__name__}.")
@@ -144,12 +151,46 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
     for c in checks:
         if not isinstance(c, CheckSpec):
             raise DefinitionError(f"checks of asset {label!r} must be made with nf.check(...), got {c!r}.")
+    defn, mapping = _partitioning(label, partitions, partition_mapping)
     return AssetSpec(
         name=label, fn=fn, params=_params(fn), deps=tuple(deps), group=group or "default",
         tags=dict(tags or {}), metadata=dict(metadata or {}),
         code_version=None if code_version is None else str(code_version), io=io,
         description=description if description is not None else inspect.getdoc(fn),
-        checks=tuple(checks), retry=retry, source=source, kind=kind, kinds=kinds, owners=owners)
+        checks=tuple(checks), retry=retry, source=source, kind=kind, kinds=kinds, owners=owners,
+        partitions=defn, partition_mapping=mapping)
+
+
+def _partitioning(label: str, partitions: Any, mapping: Any) -> tuple[Any, dict[str, Any]]:
+    """``partitions=`` as a definition (or its short text form) and ``partition_mapping=`` as a
+    dict of upstream name -> mapping (a single mapping applies to every upstream: ``"*"``)."""
+    from nbflow.core.partition_mappings import as_mapping
+    from nbflow.core.partitions import PartitionsDefinition, parse_partitions
+    from nbflow.errors import PartitionError
+
+    try:
+        if isinstance(partitions, str):
+            partitions = parse_partitions(partitions)
+        if partitions is not None and not isinstance(partitions, PartitionsDefinition):
+            raise DefinitionError(
+                f"partitions of asset {label!r} must be a partitions definition such as "
+                f"nf.DailyPartitions(start='2026-01-01') or text such as 'daily:2026-01-01', "
+                f"got {partitions!r}.")
+        if mapping is None:
+            return partitions, {}
+        if not isinstance(mapping, Mapping):
+            mapping = {"*": mapping}
+        out = {}
+        for name, m in mapping.items():
+            if not isinstance(name, str):
+                raise DefinitionError(
+                    f"partition_mapping of asset {label!r} must map upstream asset names to "
+                    f"mappings, got the key {name!r}.")
+            out[name] = as_mapping(m)
+        return partitions, out
+    except PartitionError as e:
+        raise PartitionError(f"Asset {label!r}: {e}", definition=e.definition, key=e.key,
+                             asset=label) from None
 
 
 def _labels(label: str, what: str, values: Sequence[str]) -> tuple[str, ...]:
@@ -180,14 +221,16 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
           io: str = "pickle", description: str | None = None, checks: Sequence[CheckSpec] = (),
           retries: int = 0, retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
           jitter: float = 0.0, retry_on: RetryOnArg = (Exception,), max_delay: float = MAX_DELAY,
-          kinds: Sequence[str] = (), owners: Sequence[str] = (),
-          registry: Registry | None = None) -> Any:
+          kinds: Sequence[str] = (), owners: Sequence[str] = (), partitions: Any = None,
+          partition_mapping: Any = None, registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
     Upstream assets come from the parameter names; ``deps`` adds upstream names whose values
     are not loaded. Defining the same name again replaces the earlier definition.
     ``retries``, ``retry_delay``, ``backoff``, ``jitter``, ``retry_on`` and ``max_delay`` form
-    the step's retry policy, as for tasks.
+    the step's retry policy, as for tasks. ``partitions`` (a definition or its short form,
+    ``"daily:2026-01-01"``) slices the asset; ``partition_mapping`` (``{"upstream": mapping}``,
+    or one mapping for every upstream) says which upstream partitions each partition reads.
     """
 
     def wrap(f: Callable[..., Any]) -> AssetSpec:
@@ -197,7 +240,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
                           code_version=code_version, io=io, description=description,
                           checks=checks, retries=retries, retry_delay=retry_delay,
                           backoff=backoff, jitter=jitter, retry_on=retry_on, max_delay=max_delay,
-                          kinds=kinds, owners=owners)
+                          kinds=kinds, owners=owners, partitions=partitions,
+                          partition_mapping=partition_mapping)
         (registry if registry is not None else default_registry()).add(spec)
         return spec
 

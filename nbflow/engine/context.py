@@ -37,8 +37,32 @@ class StepContext:
         return dict(bound.arguments)
 
 
+@dataclass(frozen=True)
+class AssetStepContext:
+    """The asset step running on this thread: its run, step id and partition (if any)."""
+
+    run_id: str | None
+    step: str
+    asset: str
+    partition_key: Any = None
+    partition_time_window: tuple[Any, Any] | None = None
+
+
 _scope: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar("nbflow_run", default=None)
 _step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("nbflow_step", default=None)
+
+
+_asset_step: contextvars.ContextVar[AssetStepContext | None] = contextvars.ContextVar(
+    "nbflow_asset_step", default=None)
+
+
+def asset_step(ctx: AssetStepContext | None) -> contextvars.Token[AssetStepContext | None]:
+    """Set the asset step of this thread (the asset runner, around the user's function)."""
+    return _asset_step.set(ctx)
+
+
+def reset_asset_step(token: contextvars.Token[AssetStepContext | None]) -> None:
+    _asset_step.reset(token)
 
 
 def current_scope() -> RunScope | None:
@@ -64,12 +88,23 @@ class RunContext:
     attempt: int | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     flow_parameters: Mapping[str, Any] = field(default_factory=dict)
+    asset: str | None = None
+    partition_key: Any = None
+    """The partition an asset step makes: a date or aware datetime (time windows), a str
+    (static, dynamic) or a ``MultiKey`` (multi); None when unpartitioned."""
+    partition_time_window: tuple[Any, Any] | None = None
+    """For time-window partitions: ``(start, end)`` of the window, aware datetimes."""
 
 
 def context() -> RunContext:
     """The run id, step, flow and task names and parameters of the calling code."""
     scope = _scope.get()
     step = _step.get()
+    a = _asset_step.get()
+    if a is not None and step is None:
+        return RunContext(run_id=a.run_id, step=a.step, asset=a.asset,
+                          partition_key=a.partition_key,
+                          partition_time_window=a.partition_time_window)
     if step is not None:
         scope = step.scope
     if scope is None:
@@ -117,4 +152,4 @@ def get_logger(name: str | None = None) -> logging.Logger:
     return base if name is None else base.getChild(name)
 
 
-__all__ = ["RunContext", "StepContext", "context", "current_scope", "current_step", "get_logger"]
+__all__ = ["AssetStepContext", "RunContext", "asset_step", "reset_asset_step", "StepContext", "context", "current_scope", "current_step", "get_logger"]

@@ -20,6 +20,7 @@ from nbflow.engine.assets import run_assets
 from nbflow.engine.executors import Executor, make_executor
 from nbflow.engine.io import io_manager, load_value, value_problem
 from nbflow.errors import NbflowError, SelectionError
+from nbflow.session.audit import audited
 from nbflow.session.result import MaterializeResult
 from nbflow.settings import Settings
 
@@ -27,12 +28,19 @@ if TYPE_CHECKING:  # SQLAlchemy loads when a SQL store opens, not when nbflow is
     from nbflow.store.base import RunStore
 
 
-def select_names(graph: Graph, selection: str | Iterable[str]) -> list[str]:
-    """Asset names for a selection string, or a list of names (checked), in topological order."""
+def select_names(graph: Graph, selection: str | Iterable[str],
+                 session: Session | None = None) -> list[str]:
+    """Asset names for a selection string, or a list of names (checked), in topological order.
+
+    ``status:`` selectors (``status:stale``) ask ``session`` for the statuses present.
+    """
     if isinstance(selection, str):
         from nbflow.core.selection import select
 
-        return select(graph, selection)
+        statuses = None
+        if session is not None and "status:" in selection:
+            statuses = session.statuses_present(graph)
+        return select(graph, selection, statuses=statuses)
     names = list(selection)
     for n in names:
         if n not in graph:
@@ -93,28 +101,63 @@ class Session:
         self.hooks.emit(event)
 
     # ------------------------------------------------------------------ running
+    @audited("materialize", target="selection", result_run_id=True)
     def materialize(self, selection: str | Iterable[str] = "*", *, force: bool = False,
                     executor: str | Executor | None = None, max_workers: int | None = None,
                     cancel: threading.Event | None = None, run_id: str | None = None,
-                    keep: Iterable[str] = ()) -> MaterializeResult:
-        """Materialise the selected assets; fresh ones are CACHED unless ``force``."""
+                    keep: Iterable[str] = (), partition: Any = None,
+                    partitions: Any = None) -> MaterializeResult:
+        """Materialise the selected assets; fresh ones are CACHED unless ``force``.
+
+        ``partition`` (one key) or ``partitions`` (a list, ``"2026-01-01...2026-01-31"``,
+        ``*`` patterns) pick the partitions of the partitioned assets; without either, they
+        run for every key. Partitioned steps are named ``asset[key]`` in ``states``.
+        """
         graph = self.registry.graph()
-        names = select_names(graph, selection)
+        names = select_names(graph, selection, self)
+        if partition is not None and partitions is not None:
+            raise SelectionError("Pass partition= (one key) or partitions= (a selection), not "
+                                 "both.", selection=str(selection))
+        chosen = partitions if partition is None else [partition]
+        partitioned = any(graph.specs[n].partitions is not None or n in graph.mappings
+                          for n in names)
         store = self.store
         run_id = run_id or self.new_run_id()
         owned = executor is None or isinstance(executor, str)
         ex = make_executor(executor or self.settings.executor, max_workers)
         label = selection if isinstance(selection, str) else ", ".join(names)
         started = time.time()
+        plan = None
+        if partitioned:
+            from nbflow.session.partitions import dynamic_source, load_previous
+            from nbflow.engine.partitioned import plan_partitions
+
+            try:
+                plan = plan_partitions(graph, names, chosen, dynamic=dynamic_source(store))
+            except BaseException:
+                if owned:
+                    ex.shutdown(wait=True)
+                raise
         self.emit(Event(EventKind.RUN_STARTED, run_id, data={
-            "kind": "assets", "name": label, "selection": label, "steps": names,
-            "parent_run_id": os.environ.get("NBFLOW_RUN_ID")}))
+            "kind": "assets", "name": label, "selection": label,
+            "steps": names if plan is None else plan.steps,
+            "parent_run_id": os.environ.get("NBFLOW_RUN_ID"),
+            **({} if chosen is None else {"partitions": _partition_text(chosen)})}))
         try:
-            outcome = run_assets(
-                graph, names, run_id=run_id, emit=self.emit, executor=ex,
-                previous=store.latest_materializations(), base=self.settings.storage_base,
-                force=force, cancel=cancel, keep=frozenset(keep),
-                remote=getattr(ex, "remote", False))
+            if plan is not None:
+                from nbflow.engine.partitioned import run_plan
+
+                outcome = run_plan(
+                    graph, plan, run_id=run_id, emit=self.emit, executor=ex,
+                    previous=load_previous(store, plan.steps + sorted(plan.outside)),
+                    base=self.settings.storage_base, force=force, cancel=cancel,
+                    keep=frozenset(keep), remote=getattr(ex, "remote", False))
+            else:
+                outcome = run_assets(
+                    graph, names, run_id=run_id, emit=self.emit, executor=ex,
+                    previous=store.latest_materializations(), base=self.settings.storage_base,
+                    force=force, cancel=cancel, keep=frozenset(keep),
+                    remote=getattr(ex, "remote", False))
         except BaseException as exc:
             state = State.CANCELLED if isinstance(exc, KeyboardInterrupt) else State.FAILED
             self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state,
@@ -142,8 +185,14 @@ class Session:
         """
         return self.registry.forget(name)
 
-    def load(self, name: str) -> Any:
-        """The latest stored value of asset ``name``."""
+    def load(self, name: str, partition: Any = None) -> Any:
+        """The latest stored value of asset ``name`` (of one ``partition``; or a step id
+        such as ``orders[2026-01-05]``)."""
+        from nbflow.engine.partitioned import split_step
+
+        name, part = split_step(name)
+        if partition is not None or part is not None:
+            return self._load_partition(name, part if partition is None else partition)
         last = self.store.latest_materializations([name]).get(name)
         if last is None:
             if name not in self.registry:
@@ -157,10 +206,28 @@ class Session:
         return load_value(io_manager(last.io, self.settings.storage_base), last.uri,
                           last.data_version, name)
 
+    def _load_partition(self, name: str, partition: Any) -> Any:
+        spec = self.registry.graph().specs.get(name)
+        if spec is not None and spec.partitions is not None and not isinstance(partition, str):
+            partition = spec.partitions.format_key(partition)
+        last = self.store.partitions.latest(name, [str(partition)]).get(str(partition))
+        if last is None:
+            raise NbflowError(f"Partition {partition!r} of asset {name!r} has never been "
+                              f"materialised; run nbflow.materialize({name!r}, "
+                              f"partition={str(partition)!r}) first.")
+        return load_value(io_manager(last.io, self.settings.storage_base), last.uri,
+                          last.data_version, name)
+
+    def partitions(self, name: str) -> Any:
+        """The keys of dynamic partitions ``name``: ``.add([...])``, ``.remove([...])``, ``.keys()``."""
+        from nbflow.session.partitions import DynamicKeys
+
+        return DynamicKeys(name, self.store)
+
     def status(self, selection: str | Iterable[str] = "*") -> list[AssetStatus]:
         """Per asset: fresh, stale (with the reason), missing or failed, with the last materialisation."""
         graph = self.registry.graph()
-        names = set(select_names(graph, selection)) if graph.specs else set()
+        names = set(select_names(graph, selection, self)) if graph.specs else set()
         store = self.store
         latest = store.latest_materializations()
         failures = store.last_failures()
@@ -168,18 +235,35 @@ class Session:
         verdicts: dict[str, Verdict] = {}
         base = self.settings.storage_base
         out = []
+        parts = None
+        if graph.mappings or any(s.partitions is not None for s in graph.specs.values()):
+            from nbflow.session.partitions import PartitionStatus
+
+            parts = PartitionStatus(graph, store, base, latest, failures, verdicts)
         for name in graph.order:  # upstream first, so staleness flows downstream
             spec = graph.specs[name]
             last = latest.get(name)
             fail = failures.get(name)
             ups = graph.upstream[name]
+            if parts is not None and spec.partitions is not None:
+                if name not in names and not graph.downstream[name]:
+                    continue
+                v = verdicts[name] = parts.asset_verdict(name)
+                if name in names:
+                    summary = parts.summary(name)
+                    out.append(AssetStatus(name=name, status=v.status, reason=v.reason,
+                                           error=v.error, partitions=summary))
+                continue
+            inputs = ({u: latest[u].data_version if u in latest else None for u in ups}
+                      if parts is None or name not in graph.mappings
+                      else parts.current_inputs(name, None))
             v = verdicts[name] = verdict(
                 code_version="" if last is None else code_version(
                     spec.fn, declared=spec.code_version, source=spec.source),
                 last_code_version=None if last is None else last.code_version,
                 last_inputs={} if last is None else last.input_versions,
                 last_ts=None if last is None else last.ts.timestamp(),
-                inputs={u: latest[u].data_version if u in latest else None for u in ups},
+                inputs=inputs,
                 upstream=verdicts,
                 failure=None if fail is None else Failure(fail[0], fail[1], fail[2]),
                 value_problem=None if last is None else value_problem(
@@ -189,6 +273,14 @@ class Session:
                 out.append(AssetStatus(name=name, status=status, reason=reason, last=last,
                                        error=error,
                                        deployment_run_id=parents.get(last.run_id) if last else None))
+        return out
+
+    def statuses_present(self, graph: Graph) -> dict[str, set[str]]:
+        """asset -> the verdicts it or any of its partitions has (for ``status:`` selectors)."""
+        out: dict[str, set[str]] = {}
+        for st in self.status("*"):
+            p = st.partitions
+            out[st.name] = {s for s, n in p.counts.items() if n} if p is not None else {st.status}
         return out
 
     def runs(self, limit: int = 20, state: str | None = None, deployment: str | None = None,
@@ -214,6 +306,12 @@ class Session:
 
     def materializations(self, name: str, limit: int = 20) -> list[MaterializationRecord]:
         return self.store.materializations(name, limit)
+
+
+def _partition_text(chosen: Any) -> str:
+    if isinstance(chosen, (list, tuple)):
+        return ", ".join(str(k) for k in chosen)
+    return str(chosen)
 
 
 _default: Session | None = None

@@ -21,6 +21,7 @@ from nbflow.errors import NbflowError, ParameterError
 
 if TYPE_CHECKING:
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.partitions import PartitionStore
     from nbflow.store.sensors import SensorStore
 
 STREAM_LIMIT = 1000
@@ -120,6 +121,9 @@ class RunStore(Protocol):
 
     @property
     def sensors(self) -> SensorStore: ...
+
+    @property
+    def partitions(self) -> PartitionStore: ...
 
     # ------------------------------------------------------------------ writing
     def record(self, event: Event) -> None: ...

@@ -31,6 +31,7 @@ from nbflow.store.hosts import pid_alive
 if TYPE_CHECKING:
     from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.partitions import MemoryPartitions
     from nbflow.store.sensors import SensorStore
 
 URL = "memory://"
@@ -80,6 +81,13 @@ class MemoryStore:
     def tasks(self) -> MemoryTasks:
         """Task caches and concurrency limits kept in this store."""
         return MemoryTasks()
+
+    @functools.cached_property
+    def partitions(self) -> MemoryPartitions:
+        """Per-partition materialisations and failures, and dynamic partition keys."""
+        from nbflow.store.partitions import MemoryPartitions
+
+        return MemoryPartitions(self)
 
     @property
     def deployments(self) -> DeploymentStore:
@@ -400,7 +408,7 @@ def _started(e: Event) -> dict[str, Any]:
 
 def _materialization_row(e: Event) -> dict[str, Any]:
     d = e.data
-    row = {"asset": e.step, "run_id": e.run_id, "ts": e.ts, "partition": d.get("partition"),
+    row = {"asset": d.get("asset") or e.step, "run_id": e.run_id, "ts": e.ts, "partition": d.get("partition"),
            "code_version": d["code_version"], "data_version": d["data_version"],
            "input_versions": _json(d.get("input_versions") or {}),
            "metadata": _json(d.get("metadata") or {}), "uri": d.get("uri"), "io": d.get("io"),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from nbflow.store.audit import AuditTables
     from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
+    from nbflow.store.partitions import SqlPartitions
     from nbflow.store.sensors import SensorTables
     from nbflow.store.tasks import TaskTables
     from nbflow.store.tokens import TokenTables
@@ -210,8 +211,10 @@ class SqlStore:
         # runs it belonged to are closed: no later batch commits meanwhile, and no later event
         # of a run that lost one is ever committed (each run's record stays a prefix).
         self._failed: BaseException | None = None
+        self._fault: BaseException | None = None  # the last such failure, for messages
         self._lost: set[str] = set()
         self._closed: set[str] = set()
+        self._told: set[str] = set()  # lost runs someone was told about (record or flush)
         self._pid = os.getpid()
         self._latest: tuple[Any, dict[str, MaterializationRecord]] | None = None
         with self._translate_errors():
@@ -238,6 +241,13 @@ class SqlStore:
         from nbflow.store.sensors import SensorTables
 
         return SensorTables(self)
+
+    @functools.cached_property
+    def partitions(self) -> SqlPartitions:
+        """Per-partition materialisations, failures and summaries, and dynamic partition keys."""
+        from nbflow.store.partitions import SqlPartitions
+
+        return SqlPartitions(self)
 
     @functools.cached_property
     def tokens(self) -> TokenTables:
@@ -339,13 +349,13 @@ class SqlStore:
 
     def _refuse(self, run_id: str) -> None:
         self._lost.add(run_id)
+        self._told.add(run_id)
         self._active.pop(run_id, None)
-        self._error = None  # reported here, to the run that is stopped by it
         self._queue.put(_IDLE)  # wake the writer: it closes the run when it can
         raise StoreError(self._failure_message(run_id))
 
     def _failure_message(self, run_id: str | None = None) -> str:
-        err = self._failed or self._error
+        err = self._failed or self._fault
         msg = "an earlier event of this run was not committed" if err is None else _first_line(err)
         where = redact(self.url)
         if run_id is None:
@@ -371,9 +381,10 @@ class SqlStore:
                                      "committing every event; the last events of this process "
                                      "may be missing. Restart the process.")
                 break
-        if self._error is not None and self._failed is not None:
-            err, self._error = self._error, None  # events were lost: said once, here or by record()
-            raise StoreError(self._failure_message()) from err
+        untold = self._lost - self._told
+        if untold:  # events of these runs were lost: said once, here or by record()
+            self._told |= untold
+            raise StoreError(self._failure_message()) from (self._failed or self._fault)
         if self._error is not None:
             err, self._error = self._error, None
             raise StoreError(f"The run store at {redact(self.url)} could not record events: "
@@ -408,7 +419,7 @@ class SqlStore:
                 self._pid = os.getpid()
                 self._queue = queue.SimpleQueue()
                 self._active = {}
-                self._failed, self._lost, self._closed = None, set(), set()
+                self._failed, self._lost, self._closed, self._told = None, set(), set(), set()
                 self.engine.dispose(close=False)
             self._writer = threading.Thread(target=self._write_loop, name="nbflow-store-writer",
                                             daemon=True)
@@ -465,7 +476,7 @@ class SqlStore:
                 return True
             except OperationalError as exc:  # a lock held too long, a dropped connection, a full disk
                 if attempt == 4:
-                    self._failed = self._error = exc
+                    self._failed = self._fault = exc
                     return False
                 time.sleep(0.2 * (attempt + 1))
             except Exception as exc:  # noqa: BLE001 - keep the writer alive; flush() reports it
@@ -490,7 +501,6 @@ class SqlStore:
         after that, events of lost runs are still dropped."""
         if self._failed is not None:
             self._fail(batch)
-            self._error = self._failed
             return []
         lost = self._lost
         return [e for e in batch if e.run_id not in lost]
@@ -545,7 +555,7 @@ class SqlStore:
         mats = [e for e in batch if e.kind is EventKind.MATERIALIZATION]
         if mats:
             conn.execute(materializations.insert(), [
-                {"asset": e.step, "run_id": e.run_id, "ts": e.ts,
+                {"asset": e.data.get("asset") or e.step, "run_id": e.run_id, "ts": e.ts,
                  "partition": e.data.get("partition"),
                  "code_version": e.data["code_version"], "data_version": e.data["data_version"],
                  "input_versions": e.data.get("input_versions") or {},

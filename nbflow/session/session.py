@@ -129,8 +129,8 @@ class Session:
         started = time.time()
         plan = None
         if partitioned:
-            from nbflow.session.partitions import dynamic_source, load_previous
             from nbflow.engine.partitioned import plan_partitions
+            from nbflow.session.partitions import dynamic_source, load_previous
 
             try:
                 plan = plan_partitions(graph, names, chosen, dynamic=dynamic_source(store))

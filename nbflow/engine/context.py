@@ -152,4 +152,4 @@ def get_logger(name: str | None = None) -> logging.Logger:
     return base if name is None else base.getChild(name)
 
 
-__all__ = ["AssetStepContext", "RunContext", "asset_step", "reset_asset_step", "StepContext", "context", "current_scope", "current_step", "get_logger"]
+__all__ = ["AssetStepContext", "RunContext", "StepContext", "asset_step", "context", "current_scope", "current_step", "get_logger", "reset_asset_step"]

@@ -237,9 +237,10 @@ class SensorTables:
     def run_keys(self, name: str) -> dict[str, str]:
         """run key -> run id of every keyed request ``name`` claimed."""
         with self.store.connect() as conn:
-            return {k: r for k, r in conn.execute(
+            rows: list[Any] = list(conn.execute(
                 select(sensor_requests.c.run_key, sensor_requests.c.run_id)
-                .where(sensor_requests.c.sensor == name))}
+                .where(sensor_requests.c.sensor == name)))
+        return {str(k): str(r) for k, r in rows}
 
     # ------------------------------------------------------------------ runs
     def pending(self, kind: str = "assets") -> list[QueuedSensorRun]:
@@ -250,7 +251,8 @@ class SensorTables:
              .where(runs.c.kind == kind, runs.c.state == str(State.PENDING))
              .order_by(runs.c.created_at))
         with self.store.connect() as conn:
-            return [QueuedSensorRun(a, b, c, d, e, f or {}, g or {}) for a, b, c, d, e, f, g in conn.execute(q)]
+            rows: list[Any] = list(conn.execute(q))
+        return [QueuedSensorRun(a, b, c, d, e, f or {}, g or {}) for a, b, c, d, e, f, g in rows]
 
     def take(self, run_id: str, tags: Mapping[str, Any]) -> bool:
         """PENDING -> RUNNING for this process, if the run is still pending."""

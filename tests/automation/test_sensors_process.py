@@ -15,7 +15,7 @@ import pytest
 from nbflow.core.states import TERMINAL, State
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-from sensor_latency import measure, percentile, start_daemon  # noqa: E402
+from sensor_latency import measure, percentile, start_daemon
 
 pytestmark = [pytest.mark.slow]
 

@@ -5,6 +5,7 @@ Nothing here reads the environment at import time: edges call ``Settings.resolve
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -31,11 +32,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("executor", "NBFLOW_EXECUTOR", "inprocess",
             "Default executor: inprocess, threads, processes, dask or dask://HOST:PORT."),
     Setting("heartbeat_interval", "NBFLOW_HEARTBEAT_INTERVAL", 5.0,
-            "Seconds between heartbeats of a running run.", float),
+            "Seconds between heartbeats of a running run (above 0).", float),
     Setting("heartbeat_timeout", "NBFLOW_HEARTBEAT_TIMEOUT", 60.0,
-            "Seconds without a heartbeat after which a running run is shown CRASHED.", float),
+            "Seconds without a heartbeat after which a running run is shown CRASHED; at least "
+            "3 times the heartbeat interval. A run whose process is gone on this host is "
+            "CRASHED at once.", float),
     Setting("storage", "NBFLOW_STORAGE", None,
             "Base path or fsspec URL for stored values; default: HOME/storage."),
+    Setting("kernel_pool", "NBFLOW_KERNEL_POOL", 2,
+            "Ready kernels the daemon keeps per kernel name for deployment runs; 0: none.", int),
+    Setting("kernel_pool_idle", "NBFLOW_KERNEL_POOL_IDLE", "10m",
+            "A pooled kernel ready for longer than this is replaced by a fresh one (e.g. 10m)."),
+    Setting("kernel_pool_memory", "NBFLOW_KERNEL_POOL_MEMORY", "1GB",
+            "Memory (resident) the pool's ready kernels may use together; 0: no cap."),
 )
 
 
@@ -47,6 +56,9 @@ class Settings:
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 60.0
     storage: str | None = None
+    kernel_pool: int = 2
+    kernel_pool_idle: str = "10m"
+    kernel_pool_memory: str = "1GB"
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -62,6 +74,9 @@ class Settings:
                 if isinstance(raw, Path):
                     raw = raw.expanduser().resolve()
             values[s.name] = raw
+        check_heartbeat(values["heartbeat_interval"], values["heartbeat_timeout"],
+                        given={s.name for s in SETTINGS
+                               if overrides.get(s.name) is not None or env.get(s.env)})
         return cls(**values)
 
     @property
@@ -87,9 +102,33 @@ def _cast(s: Setting, raw: Any) -> Any:
                             "the default.", setting=s.env) from None
 
 
+HEARTBEAT_MARGIN = 3
+"""The heartbeat timeout is at least this many heartbeat intervals: a run is never shown
+CRASHED because one or two beats came late."""
+
+
+def check_heartbeat(interval: float, timeout: float, given: set[str] | frozenset[str] = frozenset()) -> None:
+    """Refuse heartbeat settings that would show live runs CRASHED (or never show a crash)."""
+    if not (math.isfinite(interval) and interval > 0):
+        raise SettingsError(f"NBFLOW_HEARTBEAT_INTERVAL={interval:g} is not valid; set it to a "
+                            "positive number of seconds, e.g. 5, or unset it for the default.",
+                            setting="NBFLOW_HEARTBEAT_INTERVAL")
+    if not (math.isfinite(timeout) and timeout >= HEARTBEAT_MARGIN * interval):
+        # Name the variable the user set; when both (or neither) were set, the timeout.
+        env = ("NBFLOW_HEARTBEAT_INTERVAL" if "heartbeat_interval" in given
+               and "heartbeat_timeout" not in given else "NBFLOW_HEARTBEAT_TIMEOUT")
+        raise SettingsError(
+            f"{env}={interval if env.endswith('INTERVAL') else timeout:g} is not valid: the "
+            f"heartbeat timeout ({timeout:g} s) must be a finite number of seconds at least "
+            f"{HEARTBEAT_MARGIN} times the heartbeat interval ({interval:g} s), or running "
+            f"runs are shown CRASHED between two beats; set NBFLOW_HEARTBEAT_TIMEOUT to "
+            f"{HEARTBEAT_MARGIN * interval:g} or more, or unset both for the defaults (5 and 60).",
+            setting=env)
+
+
 def describe() -> list[tuple[str, str, str]]:
     """(variable, default, help) for every setting: the CLI and the README list these."""
     return [(s.env, str(s.default), s.help) for s in SETTINGS]
 
 
-__all__ = ["SETTINGS", "Setting", "Settings", "describe"]
+__all__ = ["HEARTBEAT_MARGIN", "SETTINGS", "Setting", "Settings", "check_heartbeat", "describe"]

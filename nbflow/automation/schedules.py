@@ -12,6 +12,9 @@ One tick (``tick(now)``), in order:
 4. keep heartbeats of the runs it has claimed but not started (running ones beat through the
    store's writer).
 
+With a kernel pool (``kernels``), local notebook runs take its ready kernels, and the pool keeps
+kernels ready for every active local deployment's kernel name; ``close()`` closes the pool.
+
 ``stop()`` stops taking new work; the daemon's ``drain`` waits for running notebooks and then
 ``cancel_all()`` cancels the rest (their kernels are killed and the runs end CANCELLED).
 """
@@ -30,6 +33,7 @@ from nbflow.automation.daemon import TickSource
 from nbflow.core.schedules import due_ticks
 from nbflow.core.states import State
 from nbflow.deployments.definition import Deployment
+from nbflow.deployments.execute import ExecutionRequest, ExecutionResult, execute_notebook
 from nbflow.deployments.runs import (
     Execute,
     claim_run,
@@ -45,6 +49,7 @@ from nbflow.store.hosts import pid_alive
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from nbflow.deployments.kernels import KernelPool
     from nbflow.session import Session
     from nbflow.store.deployments import DeploymentRow
 
@@ -72,6 +77,7 @@ class ScheduleSource(TickSource):
         max_concurrency: int = 4,
         poll: float = 1.0,
         execute: Execute | None = None,
+        kernels: KernelPool | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise NbflowError(f"max_concurrency must be at least 1, got {max_concurrency}.")
@@ -82,6 +88,8 @@ class ScheduleSource(TickSource):
         self.max_concurrency = max_concurrency
         self.interval = poll
         self._execute = execute
+        self.kernels = kernels
+        """Ready kernels for local notebook runs (the daemon's pool), or None."""
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="nbflow-deployment")
         self._running: dict[str, tuple[Future[None] | None, threading.Event]] = {}
         self._claimed: set[str] = set()
@@ -104,6 +112,11 @@ class ScheduleSource(TickSource):
         rows = {r.name: r for r in self.ds.all()}
         self._rows = rows
         deployments = {name: Deployment.from_row(r) for name, r in rows.items()}
+        if self.kernels is not None:
+            from nbflow.deployments.kernels import notebook_kernel
+
+            self.kernels.want(*(notebook_kernel(d.notebook, d.kernel) for d in deployments.values()
+                                if d.executor == "local" and not rows[d.name].paused))
         if enqueue and not self._stop.is_set():
             for dep in deployments.values():
                 report.claimed += self._enqueue(dep, rows[dep.name], now)
@@ -196,13 +209,23 @@ class ScheduleSource(TickSource):
              cancel: threading.Event, scheduled_at: float | None) -> None:
         try:
             execute_claimed(self.session, self.ds, dep, run_id, values, cancel=cancel,
-                            execute=self._execute or executor_for(dep), scheduled_at=scheduled_at)
+                            execute=self._execute or self._executor(dep), scheduled_at=scheduled_at)
         finally:
             with self._lock:
                 self._running.pop(run_id, None)
                 self.finished.append(run_id)
             self._done.set()
             self.wake()
+
+    def _executor(self, dep: Deployment) -> Execute:
+        kernels = self.kernels
+        if kernels is None or dep.executor != "local":
+            return executor_for(dep)
+
+        def on_pool(request: ExecutionRequest, cancel: threading.Event | None) -> ExecutionResult:
+            return execute_notebook(request, cancel=cancel, kernels=kernels)
+
+        return on_pool
 
     def _beat_claimed(self) -> None:
         interval = self.session.settings.heartbeat_interval
@@ -269,6 +292,8 @@ class ScheduleSource(TickSource):
         self.stop()
         self.cancel_all()
         self._pool.shutdown(wait=True)
+        if self.kernels is not None:
+            self.kernels.close()
         self.session.store.flush()
 
 

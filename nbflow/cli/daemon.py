@@ -18,7 +18,8 @@ the file or module is imported once at start; its @nbflow.sensor, @nbflow.asset_
 @nbflow.run_status_sensor definitions are ticked, and asset runs they request use its assets.
 
 SIGTERM or Ctrl-C stops taking new work, lets running notebooks finish for --grace seconds,
-then cancels them; a second signal cancels at once. A failing pass is reported and retried
+then cancels them; a second signal cancels at once. Notebooks run on kernels started ahead of
+time (NBFLOW_KERNEL_POOL per kernel name, default 2); the pool's kernels are shut down on exit. A failing pass is reported and retried
 with back-off.
 
 Example: nbflow {name} -f pipeline.py --max-concurrency 4
@@ -33,11 +34,14 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     from nbflow.automation.sensors import default_sensors
     from nbflow.cli.assets import load_definitions
     from nbflow.core.events import Event, EventKind
+    from nbflow.deployments.kernels import KernelPool
     from nbflow.session import get_session
 
     load_definitions(file, module)
     session = get_session()
-    schedules = ScheduleSource(session, max_concurrency=max_concurrency, poll=poll)
+    # a pool pays off only for a daemon that keeps running: --once starts its runs at once
+    kernels = None if once else KernelPool.from_settings(session.settings)
+    schedules = ScheduleSource(session, max_concurrency=max_concurrency, poll=poll, kernels=kernels)
     sources: list[Any] = [schedules]
     sensors = None
     if default_sensors().names():

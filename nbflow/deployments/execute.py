@@ -5,6 +5,11 @@ scheduler can run it in a thread or ship it to a Dask worker. It never raises fo
 notebook: the ``ExecutionResult`` carries the failing cell's index, exception name and message,
 and the executed notebook is written in every case (also when a timeout or a cancel kills the
 kernel).
+
+With a ``KernelPool`` (the daemon's), the run takes a ready kernel that has never run anything:
+papermill still executes the notebook (its engine "nbflow-warm" is papermill's nbclient engine
+handed the pooled kernel manager), the run's environment and folder are set by one silent
+request before the first cell (see ``kernels.py``), and the kernel is shut down after the run.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbflow.core.codec import dumps
 from nbflow.deployments.parameters import INJECTED_TAG, find_parameters_cell, injected_source
+
+if TYPE_CHECKING:
+    from nbflow.deployments.kernels import KernelPool, WarmKernel
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,108 @@ def _kill_kernel(started: list[Any]) -> None:
                 pass
 
 
+WARM_ENGINE = "nbflow-warm"
+"""The papermill engine that runs a notebook on a pooled kernel."""
+
+WELCOME_TIMEOUT = 2.0
+"""Seconds a new client waits for a pooled kernel's iopub_welcome before the generic wait."""
+
+
+def _register_warm_engine() -> None:
+    """papermill's nbclient engine, but on the pooled kernel manager it is handed (``km``)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if WARM_ENGINE in papermill_engines._engines:
+        return
+    from jupyter_core.utils import run_sync
+    from traitlets import Unicode
+
+    class _WarmClient(PapermillNotebookClient):  # type: ignore[misc]
+        setup_code = Unicode("").tag(config=True)
+
+        async def async_start_new_kernel_client(self) -> Any:
+            from queue import Empty
+
+            from nbclient.util import run_hook
+
+            # The pooled kernel answered kernel_info when the pool started it; what a new client
+            # needs is its IOPub subscription, announced by ipykernel's iopub_welcome (the
+            # generic wait_for_ready would also idle 0.2 s flushing IOPub).
+            kc = self.kc = self.km.client()
+            kc.start_channels()
+            try:
+                try:
+                    await kc.iopub_channel.get_msg(timeout=WELCOME_TIMEOUT)
+                except Empty:  # a kernel that sends no welcome: the generic wait
+                    await kc.wait_for_ready(timeout=self.startup_timeout)
+                kc.allow_stdin = False
+                if self.setup_code:  # silent: no execute_input, no execution count, no cell
+                    msg_id = kc.execute(self.setup_code, silent=True, store_history=False,
+                                        allow_stdin=False)
+                    reply = await self.async_wait_for_reply(msg_id)
+                    content = (reply or {}).get("content", {})
+                    if content.get("status") != "ok":
+                        raise RuntimeError("The pooled kernel could not take the run's environment "
+                                           f"and folder: {content.get('ename')}: "
+                                           f"{content.get('evalue')}")
+            except BaseException:
+                kc.stop_channels()
+                self.kc = None
+                raise
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+        def execute(self, **kwargs: Any) -> Any:
+            try:
+                return super().execute(**kwargs)
+            finally:  # the kernel manager is the pool's, so nbclient leaves the channels open
+                if self.kc is not None:
+                    self.kc.stop_channels()
+                    self.kc = None
+
+    class _WarmEngine(NBClientEngine):  # type: ignore[misc]
+        """``NBClientEngine.execute_managed_notebook`` with the client above."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None,
+                                     start_timeout: int = 60, execution_timeout: Any = None,
+                                     **kwargs: Any) -> Any:
+            from papermill.log import logger
+            from papermill.utils import merge_kwargs, remove_args
+
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
+                                 startup_timeout=start_timeout, kernel_name=kernel_name,
+                                 log=logger, log_output=log_output, stdout_file=stdout_file,
+                                 stderr_file=stderr_file)
+            return _WarmClient(nb_man, **final).execute()
+
+    papermill_engines.register(WARM_ENGINE, _WarmEngine)
+
+
+def _take_warm(kernels: KernelPool | None, request: ExecutionRequest, nb: Any,
+               log_path: Path) -> WarmKernel | None:
+    from nbflow.deployments.kernels import warm_ok
+
+    if kernels is None or not warm_ok(request.env):
+        return None
+    name = request.kernel or nb.metadata.get("kernelspec", {}).get("name")
+    return kernels.take(name, log_path) if name else None
+
+
 def execute_notebook(
-    request: ExecutionRequest, *, cancel: threading.Event | None = None
+    request: ExecutionRequest, *, cancel: threading.Event | None = None,
+    kernels: KernelPool | None = None,
 ) -> ExecutionResult:
-    """Run ``request.notebook`` to ``request.output_path``; never raises for notebook errors."""
+    """Run ``request.notebook`` to ``request.output_path``; never raises for notebook errors.
+
+    With ``kernels``, a ready kernel of the pool runs it when there is one (else a new kernel).
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -145,19 +251,35 @@ def execute_notebook(
     guard.start()
     cwd = request.cwd or str(Path(request.notebook).resolve().parent)
     error: BaseException | None = None
-    log = open(request.log_path or out.with_suffix(".log"), "ab")  # noqa: SIM115
+    log_path = Path(request.log_path or out.with_suffix(".log"))
+    warm = _take_warm(kernels, request, nb, log_path)
     try:
-        papermill.execute_notebook(
-            nb, str(out), parameters=None, kernel_name=request.kernel, cwd=cwd,
-            progress_bar=False, log_output=False, start_timeout=int(request.start_timeout),
-            kernel_manager_class=_kernel_manager_class(request.env, started, log),
-        )
+        if warm is not None:
+            from nbflow.deployments.kernels import setup_code
+
+            _register_warm_engine()
+            started.append(warm.km)
+            if why:  # cancelled while the kernel was being taken
+                _kill_kernel(started)
+            papermill.execute_notebook(
+                nb, str(out.resolve()), parameters=None, kernel_name=warm.name,
+                progress_bar=False, log_output=False, start_timeout=int(request.start_timeout),
+                engine_name=WARM_ENGINE, km=warm.km, setup_code=setup_code(request.env, cwd),
+            )
+        else:
+            with open(log_path, "ab") as log:
+                papermill.execute_notebook(
+                    nb, str(out), parameters=None, kernel_name=request.kernel, cwd=cwd,
+                    progress_bar=False, log_output=False, start_timeout=int(request.start_timeout),
+                    kernel_manager_class=_kernel_manager_class(request.env, started, log),
+                )
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data on the result
         error = exc
     finally:
         stop.set()
         guard.join()
-        log.close()
+        if warm is not None and kernels is not None:
+            kernels.release(warm, log_path)
     duration = time.monotonic() - started_at
     html_path = _write_html(out) if request.html and out.exists() else None
 

@@ -1,4 +1,4 @@
-"""Partitioned runs on SQLite: steps per partition, context keys, CACHED, self-dependency,
+"""Partitioned runs on SQLite and PostgreSQL: steps per partition, context keys, CACHED, self-dependency,
 unpartitioned readers, mapping errors, dynamic keys from two processes, status summaries."""
 
 from __future__ import annotations
@@ -11,22 +11,16 @@ from pathlib import Path
 import pytest
 
 import nbflow as nf
-from nbflow.core.registry import Registry
 from nbflow.core.states import State
 from nbflow.errors import PartitionError
 from nbflow.session import Session
-from nbflow.settings import Settings
 
 DAYS = nf.DailyPartitions(start="2026-01-01", end="2026-01-11")
 
 
-def make(tmp_path: Path, reg: Registry) -> Session:
-    return Session(Settings.resolve(env={"NBFLOW_HOME": str(tmp_path)}), registry=reg)
-
-
 @pytest.fixture
-def chain(tmp_path: Path) -> Session:
-    reg = Registry()
+def chain(session: Session) -> Session:
+    reg = session.registry
 
     @nf.asset(partitions=DAYS, registry=reg)
     def raw() -> dict:
@@ -41,7 +35,7 @@ def chain(tmp_path: Path) -> Session:
     def total(orders: dict) -> int:
         return sum(orders.values())
 
-    return make(tmp_path, reg)
+    return session
 
 
 def test_one_partition_runs_one_step_per_asset_with_typed_context(chain: Session) -> None:
@@ -77,8 +71,9 @@ def test_fresh_partitions_are_cached_and_a_code_change_makes_them_stale(chain: S
     assert total.status == "fresh"
 
 
-def test_failed_partition_counts_and_ranges(tmp_path: Path) -> None:
-    reg = Registry()
+def test_failed_partition_counts_and_ranges(session: Session) -> None:
+    s = session
+    reg = s.registry
 
     @nf.asset(partitions=DAYS, registry=reg)
     def flaky() -> int:
@@ -86,7 +81,6 @@ def test_failed_partition_counts_and_ranges(tmp_path: Path) -> None:
             raise ValueError("bad day")
         return 1
 
-    s = make(tmp_path, reg)
     r = s.materialize("flaky", partitions="2026-01-01...2026-01-05")
     assert r.states["flaky[2026-01-04]"] is State.FAILED
     [st] = s.status("flaky")
@@ -98,21 +92,21 @@ def test_failed_partition_counts_and_ranges(tmp_path: Path) -> None:
     assert s.status("status:stale") == []
 
 
-def test_self_dependency_reads_yesterday(tmp_path: Path) -> None:
-    reg = Registry()
+def test_self_dependency_reads_yesterday(session: Session) -> None:
+    s = session
+    reg = s.registry
 
     @nf.asset(partitions=DAYS, partition_mapping={"total": nf.TimeWindowMapping(-1, -1)},
               registry=reg)
     def total(total: dict | None = None) -> int:
         return 1 + sum((total or {}).values())
 
-    s = make(tmp_path, reg)
     assert s.materialize("total").ok
     assert s.load("total", partition="2026-01-10") == 10
 
 
-def test_mismatched_definitions_without_mapping_name_both_assets(tmp_path: Path) -> None:
-    reg = Registry()
+def test_mismatched_definitions_without_mapping_name_both_assets(session: Session) -> None:
+    reg = session.registry
 
     @nf.asset(partitions="static:eu,us", registry=reg)
     def region() -> int:
@@ -135,16 +129,17 @@ _ADD = """
 import sys, nbflow as nf
 from nbflow.session import Session
 from nbflow.settings import Settings
-s = Session(Settings.resolve(env={"NBFLOW_HOME": sys.argv[1]}))
+s = Session(Settings.resolve(env={"NBFLOW_HOME": sys.argv[1], "NBFLOW_DATABASE_URL": sys.argv[2]}))
 for i in range(40):
     s.partitions("customers").add([f"c{i}", "shared"])
 """
 
 
-def test_dynamic_keys_added_from_two_processes_at_once(tmp_path: Path) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", _ADD, str(tmp_path)]) for _ in range(2)]
+def test_dynamic_keys_added_from_two_processes_at_once(session: Session, home: Path,
+                                                        store_url: str) -> None:
+    procs = [subprocess.Popen([sys.executable, "-c", _ADD, str(home), store_url]) for _ in range(2)]
     assert [p.wait(60) for p in procs] == [0, 0]
-    s = make(tmp_path, Registry())
+    s = session
     keys = s.partitions("customers").keys()
     assert sorted(keys) == sorted({f"c{i}" for i in range(40)} | {"shared"})
     assert s.partitions("customers").remove(["shared", "nope"]) == ["shared"]
@@ -152,14 +147,14 @@ def test_dynamic_keys_added_from_two_processes_at_once(tmp_path: Path) -> None:
     assert "shared" not in keys_after and len(keys_after) == 40
 
 
-def test_dynamic_partitions_run_over_store_keys(tmp_path: Path) -> None:
-    reg = Registry()
+def test_dynamic_partitions_run_over_store_keys(session: Session) -> None:
+    s = session
+    reg = s.registry
 
     @nf.asset(partitions=nf.DynamicPartitions("customers"), registry=reg)
     def per_customer() -> str:
         return nf.context().partition_key.upper()
 
-    s = make(tmp_path, reg)
     s.partitions("customers").add(["acme", "globex"])
     r = s.materialize("per_customer")
     assert set(r.states) == {"per_customer[acme]", "per_customer[globex]"}

@@ -52,7 +52,7 @@ def test_deploy_list_show_pause_resume_delete(session, notebook, capsys):
     (["deploy", "{nb}", "--every", "1h", "-p", "novalue"], "must be given as name=value"),
     (["deploy", "{nb}", "--cron", "0 6 * * *", "--tz", "Nowhere/City"], "Time zone 'Nowhere/City' is unknown"),
     (["deploy", "{nb}", "--cron", "0 6 * *"], "needs five"),
-    (["deploy", "{nb}", "--every", "1w"], "Interval '1w' is not valid"),
+    (["deploy", "{nb}", "--every", "0.5s"], "Interval must be at least 1 seconds"),   # weeks are valid now (one duration grammar)
     (["deploy", "{nb}"], "needs a schedule"),
     (["deploy", "{nb}", "--every", "1h", "--manual"], "only one of"),
     (["deploy", "{nb}", "--every", "1h", "--name", "a/b"], "name 'a/b' is not valid"),

@@ -53,8 +53,12 @@ def define_cell_asset(session: Any, name: str, source: str, *, namespace: dict[s
                       filename: str = "<cell>", io: str = "pickle", deps: Iterable[str] = (),
                       var: str | None = None, group: str | None = None,
                       tags: Mapping[str, str] | None = None, code_version: str | None = None,
-                      description: str | None = None) -> AssetSpec:
+                      description: str | None = None, partitions: str | None = None) -> AssetSpec:
     """Compile the cell, register it as asset ``name`` and check the graph still holds.
+
+    ``partitions`` is a definition's short text form (``daily:2026-01-01``, ``static:a,b,c``,
+    ``dynamic:NAME``); the cell then runs once per partition and reads its key from
+    ``nbflow.context().partition_key``.
 
     A definition that fails (a bad option, an unknown I/O manager, a cycle, a cell that reads
     itself, a name that looks like a misspelt asset) registers nothing: the graph stays as it was.
@@ -90,13 +94,15 @@ def define_cell_asset(session: Any, name: str, source: str, *, namespace: dict[s
                         filename=filename)
     spec = make_asset(made.fn, name=name, deps=list(deps), group=group, tags=tags,
                       code_version=code_version, io=io, source=source, kind="cell",
+                      partitions=partitions,
                       description=description or f"%%asset cell ({', '.join(upstream) or 'no upstream'})")
 
     def redefine() -> AssetSpec:
         # Called when an upstream is forgotten: the cell's upstream is found again.
         return define_cell_asset(session, name, source, namespace=namespace, filename=filename,
                                  io=io, deps=deps, var=var, group=group, tags=tags,
-                                 code_version=code_version, description=description)
+                                 code_version=code_version, description=description,
+                                 partitions=partitions)
 
     previous = registry.get(name)
     again = registry.recipe(name)
@@ -112,10 +118,28 @@ def define_cell_asset(session: Any, name: str, source: str, *, namespace: dict[s
     return spec
 
 
-def run_cell_asset(session: Any, name: str) -> CellRun:
-    """Materialise ``name`` now (forced: the cell ran), after any upstream that has no value."""
+def run_cell_asset(session: Any, name: str, partitions: Any = None) -> CellRun:
+    """Materialise ``name`` now (forced: the cell ran), after any upstream that has no value.
+
+    A partitioned asset runs for ``partitions`` (a key, a range, a pattern; default every
+    key); its value is then a dict of partition key (text) -> value, in key order.
+    """
     build, notes = upstream_to_build(session, name)
-    result = session.materialize([*build, name], force=True, keep=[name])
+    graph = session.registry.graph()
+    spec = graph.specs[name]
+    partitioned = [b for b in build if graph.specs[b].partitions is not None]
+    if partitioned:  # one materialised partition is a value: readers get the partitions that exist
+        made = {st.name for st in session.status(partitioned)
+                if st.partitions is not None and st.partitions.latest is not None}
+        build = [b for b in build if b not in made]
+    if spec.partitions is None and partitions is not None:
+        raise NbflowError(f"Asset {name!r} is not partitioned, so --partition {partitions!r} "
+                          "does not apply; add --partitions daily:2026-01-01 (or static:a,b, "
+                          "dynamic:NAME) to define its partitions.")
+    result = session.materialize([*build, name], force=True, keep=[name],
+                                 **({} if partitions is None else {"partitions": partitions}))
+    if spec.partitions is not None:
+        return _partitioned_run(name, result, tuple(notes), tuple(build))
     state = result.states.get(name)
     if state in (State.SUCCEEDED, State.CACHED):
         return CellRun(result[name], result.run_id, tuple(notes), tuple(build))
@@ -129,6 +153,27 @@ def run_cell_asset(session: Any, name: str) -> CellRun:
         raise NbflowError(f"Asset {name!r} did not run because upstream {blocker!r} failed"
                           + (f" ({up})" if up else "") + f"; fix {blocker!r} and run this cell again.")
     raise NbflowError(f"Asset {name!r} did not materialise in run {result.run_id}: {message}")
+
+
+def _partitioned_run(name: str, result: Any, notes: tuple[str, ...],
+                     build: tuple[str, ...]) -> CellRun:
+    from nbflow.engine.partitioned import split_step
+
+    steps = [(sid, part) for sid in result.states
+             for asset, part in [split_step(sid)] if asset == name and part is not None]
+    for sid, _part in steps:
+        if result.states[sid] not in (State.SUCCEEDED, State.CACHED):
+            error = result.errors.get(sid, {})
+            message = error.get("message") or f"it ended {result.states[sid].value}"
+            if error.get("traceback"):
+                raise CellError(f"Asset {name!r} failed for partition {sid} in run "
+                                f"{result.run_id}: {message}", error["traceback"])
+            raise NbflowError(f"Partition {sid} of asset {name!r} did not materialise in run "
+                              f"{result.run_id}: {message}")
+    if not steps:
+        raise NbflowError(f"Asset {name!r} has no partitions to run; add keys to its dynamic "
+                          "partitions (nbflow.partitions(NAME).add([...])) or widen --partition.")
+    return CellRun({part: result[sid] for sid, part in steps}, result.run_id, notes, build)
 
 
 __all__ = ["CellError", "CellRun", "define_cell_asset", "parse_names",

@@ -55,6 +55,12 @@ class NbflowMagics(Magics):
     @argument("--group", default=None, help="Asset group.")
     @argument("--tags", default=None, help="Tags as key=value,key2=value2.")
     @argument("--code-version", default=None, help="Declared code version (default: a hash of the cell).")
+    @argument("--partitions", default=None,
+              help="Partitions: daily:2026-01-01 (also hourly:, weekly:, monthly:, @ZONE), "
+                   "static:a,b,c or dynamic:NAME; the cell reads nbflow.context().partition_key.")
+    @argument("--partition", default=None,
+              help="Partitions to run now: a key, a range 2026-01-01...2026-01-07 or a pattern "
+                   "(default: every key).")
     @argument("--define-only", action="store_true", help="Register the asset without running it.")
     @cell_magic
     def asset(self, line: str, cell: str) -> Any:
@@ -66,6 +72,10 @@ class NbflowMagics(Magics):
             %%asset clean_orders --io parquet
             clean_orders = raw_orders[raw_orders.amount > 0]
             clean_orders
+
+            %%asset daily_orders --partitions daily:2026-01-01 --partition 2026-01-05
+            day = nbflow.context().partition_key
+            raw_orders[raw_orders.day == day]
         """
         args = self._parse(self.asset, line)
         shell = self.shell
@@ -77,7 +87,8 @@ class NbflowMagics(Magics):
             cell_assets.define_cell_asset(
                 session, args.name, source, namespace=shell.user_ns, filename=filename,
                 io=args.io, deps=cell_assets.parse_names(args.deps), var=args.var, group=args.group,
-                tags=cell_assets.parse_tags(args.tags), code_version=args.code_version)
+                tags=cell_assets.parse_tags(args.tags), code_version=args.code_version,
+                partitions=args.partitions)
         except NbflowError as exc:
             raise _usage(exc) from None
         _refresh_panels()
@@ -86,7 +97,7 @@ class NbflowMagics(Magics):
             print(f"Defined asset {args.name!r}" + (f" (upstream: {', '.join(upstream)})." if upstream else "."))
             return None
         try:
-            done = cell_assets.run_cell_asset(session, args.name)
+            done = cell_assets.run_cell_asset(session, args.name, partitions=args.partition)
         except CellError as exc:
             exc.traceback = in_cells(exc.traceback, cell_numbers(shell))
             raise

@@ -373,3 +373,51 @@ def test_an_asset_cells_output_follows_its_value(ip: Any, session: Any, monkeypa
     ip.run_line_magic("materialize", "grows --force")
     assert shown == [("display", [1]), ("update", [1, 2])]
     assert ip.user_ns["grows"] == [1, 2]
+
+
+PARTITIONED = [
+    ("daily range", "--partitions daily:2026-01-01 --partition 2026-01-02...2026-01-04",
+     "nf.context().partition_key.day", {"2026-01-02": 2, "2026-01-03": 3, "2026-01-04": 4}),
+    ("static", "--partitions static:a,b,c", "nf.context().partition_key * 2",
+     {"a": "aa", "b": "bb", "c": "cc"}),
+    ("dynamic", "--partitions dynamic:shops", "nf.context().partition_key.upper()",
+     {"acme": "ACME", "globex": "GLOBEX"}),
+]
+
+
+@pytest.mark.parametrize("options,body,value", [c[1:] for c in PARTITIONED],
+                         ids=[c[0] for c in PARTITIONED])
+def test_partitioned_cell_runs_once_per_partition(ip: Any, session: Any, options: str, body: str,
+                                                   value: dict[str, Any]) -> None:
+    session.partitions("shops").add(["acme", "globex"])
+    run(ip, "import nbflow as nf")
+    run(ip, f"%%asset orders {options}\n{body}")
+    assert ip.user_ns["orders"] == value
+    assert session.registry.graph().specs["orders"].partitions is not None
+    assert {k: session.load("orders", partition=k) for k in value} == value
+    run(ip, "%%asset total\nlen(orders)")  # an unpartitioned reader gets key -> value
+    assert ip.user_ns["total"] == len(value)
+    [st, _total] = session.status()
+    assert st.partitions.counts["fresh"] == len(value)
+
+
+PARTITION_USAGE = [
+    ("bad definition", "%%asset p --partitions yearly:2026\n1", "are not understood"),
+    ("not partitioned", "%%asset p --partition a\n1", "is not partitioned"),
+    ("unknown key", "%%asset p --partitions static:a,b --partition z\n1", "'z'"),
+]
+
+
+@pytest.mark.parametrize("cell,match", [c[1:] for c in PARTITION_USAGE],
+                         ids=[c[0] for c in PARTITION_USAGE])
+def test_partition_option_errors_are_usage_errors(ip: Any, session: Any, cell: str, match: str) -> None:
+    with pytest.raises(UsageError, match=match) as info:
+        run(ip, cell)
+    assert "\n" not in str(info.value)
+
+
+def test_failing_partition_shows_the_users_traceback(ip: Any, session: Any) -> None:
+    run(ip, "import nbflow as nf")
+    with pytest.raises(CellError, match=r"partition p\[b\]") as info:
+        run(ip, "%%asset p --partitions static:a,b\nk = nf.context().partition_key\nassert k != 'b', 'bad b'\nk")
+    assert "bad b" in str(info.value.traceback)

@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "asset_sensor": "nbflow.automation.sensors",
     "check": "nbflow.core.specs",
     "context": "nbflow.automation.sensors",
+    "dbt_project": "nbflow.integrations.dbt",
     "deploy": "nbflow.deployments.service",
     "events": "nbflow.automation.stream",
     "flow": "nbflow.session.flows",

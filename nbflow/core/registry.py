@@ -21,6 +21,7 @@ class Registry:
         self._redefine: dict[str, Redefine] = {}
         self._graph: Graph | None = None
         self._lock = threading.Lock()
+        self._watchers: tuple[Callable[[], object], ...] = ()
 
     def add(self, spec: AssetSpec, *, redefine: Redefine | None = None) -> AssetSpec:
         """Add (or replace) ``spec``; ``redefine`` builds it again if an upstream is forgotten."""
@@ -93,8 +94,15 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._specs)
 
+    def watch(self, refresh: Callable[[], object]) -> None:
+        """Call ``refresh()`` before every graph read: definitions kept outside Python (a dbt
+        project) update their specs when their files changed."""
+        self._watchers = (*self._watchers, refresh)
+
     def graph(self) -> Graph:
         """The validated graph (cached until the next change)."""
+        for refresh in self._watchers:
+            refresh()
         g = self._graph
         if g is None:
             with self._lock:

@@ -1,0 +1,1 @@
+"""Integrations: other tools' definitions as nbflow assets (dbt)."""

@@ -1,0 +1,9 @@
+"""dbt models as assets: ``dbt_project(path)`` and the pieces it is made of."""
+
+from __future__ import annotations
+
+from nbflow.integrations.dbt.duckdb_io import Relation
+from nbflow.integrations.dbt.project import DbtProject, dbt_project
+from nbflow.integrations.dbt.runner import DbtError
+
+__all__ = ["DbtError", "DbtProject", "Relation", "dbt_project"]

@@ -43,7 +43,7 @@ def _text(cell: Any) -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("name", ["etl.ipynb", "tasks.ipynb"])
+@pytest.mark.parametrize("name", ["etl.ipynb", "tasks.ipynb", "partitions.ipynb"])
 def test_example_notebook_runs_clean(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = _copy_examples(tmp_path)
     nb = nbformat.read(work / name, as_version=4)
@@ -51,6 +51,19 @@ def test_example_notebook_runs_clean(name: str, tmp_path: Path, monkeypatch: pyt
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     assert (tmp_path / "home" / "nbflow.db").exists()      # runs were recorded in the store
+
+
+def test_partitions_notebook_runs_ranges_then_the_rest(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    work = _copy_examples(tmp_path)
+    nb = nbformat.read(work / "partitions.ipynb", as_version=4)
+    _client(nb, work, tmp_path / "home", monkeypatch).execute()
+    text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    assert "{'failed': 0, 'stale': 0, 'missing': 5, 'fresh': 5}" in text   # after the range
+    assert "{'CACHED': 10, 'SUCCEEDED': 11}" in text                       # the rest: 5 + 5 days + summary
+    assert "'days': 10" in text
+    assert "day_over_day fresh {'fresh': '2026-01-01...2026-01-10'}" in text
+    assert "{'acme': 'report for acme', 'globex': 'report for globex'}" in text
 
 
 def test_panel_click_message_materialises_in_the_kernel(tmp_path: Path,

@@ -136,8 +136,9 @@ class SqlPartitions:
         with self.store.begin() as conn:
             for i, k in enumerate(wanted):  # created_at orders the keys as given
                 stmt = insert(partitions).values(asset=name, partition=k, created_at=now + i * 1e-6)
-                res = conn.execute(stmt.on_conflict_do_nothing(index_elements=[p.asset, p.partition]))
-                if res.rowcount:
+                res = conn.execute(stmt.on_conflict_do_nothing(index_elements=[p.asset, p.partition])
+                                   .returning(p.partition))
+                if res.first() is not None:  # not rowcount: on psycopg it said 1 for a skipped row
                     added.append(k)
         return added
 

@@ -142,9 +142,10 @@ def test_dynamic_keys_added_from_two_processes_at_once(session: Session, home: P
     s = session
     keys = s.partitions("customers").keys()
     assert sorted(keys) == sorted({f"c{i}" for i in range(40)} | {"shared"})
+    assert s.partitions("customers").add(["c7", "new", "shared"]) == ["new"]  # only the new ones
     assert s.partitions("customers").remove(["shared", "nope"]) == ["shared"]
     keys_after = s.partitions("customers").keys()
-    assert "shared" not in keys_after and len(keys_after) == 40
+    assert "shared" not in keys_after and len(keys_after) == 41
 
 
 def test_dynamic_partitions_run_over_store_keys(session: Session) -> None:

@@ -119,8 +119,8 @@ class SqlPartitions:
         q = select(e.step, e.ts, e.run_id, e.data).join(last, e.id == last.c.id)
         n = len(asset) + 1
         with self.store.connect() as conn:
-            return {step[n:-1]: (ts, run_id, (data or {}).get("error"))
-                    for step, ts, run_id, data in conn.execute(q)}
+            rows: list[Any] = list(conn.execute(q))
+        return {step[n:-1]: (ts, run_id, (data or {}).get("error")) for step, ts, run_id, data in rows}
 
     def add_keys(self, name: str, keys: Iterable[str]) -> list[str]:
         wanted = checked_keys(name, keys)
@@ -146,7 +146,7 @@ class SqlPartitions:
         wanted = checked_keys(name, keys)
         p = partitions.c
         with self.store.begin() as conn:
-            there = list(conn.execute(select(p.partition).where(
+            there: list[str] = list(conn.execute(select(p.partition).where(
                 p.asset == name, p.partition.in_(wanted))).scalars())
             if there:
                 conn.execute(delete(partitions).where(p.asset == name, p.partition.in_(there)))

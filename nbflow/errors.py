@@ -10,6 +10,7 @@
      │    └── UserCodeError         a module of definitions raised while it was imported
      ├── NotFoundError              an unknown run, deployment, asset or backfill (kind, name, suggestion)
      ├── SelectionError             a selection string is malformed or matches nothing
+     ├── ConflictError              the thing asked for conflicts with its current state (``reason``)
      ├── SettingsError              a setting (an ``NBFLOW_*`` variable) has a value nbflow cannot use
      ├── StoreError                 the run store cannot be opened or written
      │    └── StoreUrlError         the store URL is malformed or names an unsupported database
@@ -107,6 +108,15 @@ class SelectionError(NbflowError):
     def __init__(self, message: str, *, selection: str = "", position: int | None = None) -> None:
         self.selection = selection
         self.position = position
+        super().__init__(message)
+
+
+class ConflictError(NbflowError):
+    """What was asked cannot be done in the current state (a run that already ended or runs
+    elsewhere cannot be cancelled); ``reason`` is a short word for it (``ended``, ``running``)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
         super().__init__(message)
 
 

@@ -17,6 +17,7 @@ from nbflow.engine.futures import TaskFuture
 from nbflow.engine.ports import RunServices
 from nbflow.engine.tasks import Binder, call_task, map_task, submit_task
 from nbflow.errors import NbflowError, ParameterError
+from nbflow.session.audit import audited
 
 _OPTIONS = ("return_state", "refresh_cache")
 
@@ -147,6 +148,7 @@ def task(fn: Callable[..., Any] | None = None, *, name: str | None = None, retri
     return wrap(fn) if fn is not None else wrap
 
 
+@audited("limit", target="tag")
 def limit(tag: str, slots: int | None) -> None:
     """At most ``slots`` tasks tagged ``tag`` run at once, across every process sharing the store.
 
@@ -155,6 +157,7 @@ def limit(tag: str, slots: int | None) -> None:
     _session().store.tasks.set_limit(tag, slots)
 
 
+@audited("limit.reset", target="tag")
 def reset_limit(tag: str) -> int:
     """Free every slot of ``tag`` (after a crash on another machine left some taken); how many."""
     return int(_session().store.tasks.reset_slots(tag))
@@ -171,6 +174,7 @@ def load_result(run_id: str, step: str) -> Any:
     return loads_result(entry.payload)
 
 
+@audited("cache.clear", target="task")
 def clear_cache(task: str | Task | None = None) -> int:
     """Forget cached results of ``task`` (every task when ``None``); returns how many."""
     name = task.name if isinstance(task, Task) else task

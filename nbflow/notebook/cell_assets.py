@@ -122,7 +122,8 @@ def run_cell_asset(session: Any, name: str, partitions: Any = None) -> CellRun:
     """Materialise ``name`` now (forced: the cell ran), after any upstream that has no value.
 
     A partitioned asset runs for ``partitions`` (a key, a range, a pattern; default every
-    key); its value is then a dict of partition key (text) -> value, in key order.
+    key); its value is then a dict of typed partition key -> value, in key order (what an
+    unpartitioned reader gets too).
     """
     build, notes = upstream_to_build(session, name)
     graph = session.registry.graph()
@@ -139,7 +140,7 @@ def run_cell_asset(session: Any, name: str, partitions: Any = None) -> CellRun:
     result = session.materialize([*build, name], force=True, keep=[name],
                                  **({} if partitions is None else {"partitions": partitions}))
     if spec.partitions is not None:
-        return _partitioned_run(name, result, tuple(notes), tuple(build))
+        return _partitioned_run(spec, result, tuple(notes), tuple(build))
     state = result.states.get(name)
     if state in (State.SUCCEEDED, State.CACHED):
         return CellRun(result[name], result.run_id, tuple(notes), tuple(build))
@@ -155,9 +156,12 @@ def run_cell_asset(session: Any, name: str, partitions: Any = None) -> CellRun:
     raise NbflowError(f"Asset {name!r} did not materialise in run {result.run_id}: {message}")
 
 
-def _partitioned_run(name: str, result: Any, notes: tuple[str, ...],
+def _partitioned_run(spec: AssetSpec, result: Any, notes: tuple[str, ...],
                      build: tuple[str, ...]) -> CellRun:
     from nbflow.engine.partitioned import split_step
+
+    name, defn = spec.name, spec.partitions
+    assert defn is not None
 
     steps = [(sid, part) for sid in result.states
              for asset, part in [split_step(sid)] if asset == name and part is not None]
@@ -173,7 +177,8 @@ def _partitioned_run(name: str, result: Any, notes: tuple[str, ...],
     if not steps:
         raise NbflowError(f"Asset {name!r} has no partitions to run; add keys to its dynamic "
                           "partitions (nbflow.partitions(NAME).add([...])) or widen --partition.")
-    return CellRun({part: result[sid] for sid, part in steps}, result.run_id, notes, build)
+    return CellRun({defn.parse_key(part): result[sid] for sid, part in steps}, result.run_id, notes,
+                   build)
 
 
 __all__ = ["CellError", "CellRun", "define_cell_asset", "parse_names",

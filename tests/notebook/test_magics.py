@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -377,7 +378,7 @@ def test_an_asset_cells_output_follows_its_value(ip: Any, session: Any, monkeypa
 
 PARTITIONED = [
     ("daily range", "--partitions daily:2026-01-01 --partition 2026-01-02...2026-01-04",
-     "nf.context().partition_key.day", {"2026-01-02": 2, "2026-01-03": 3, "2026-01-04": 4}),
+     "nf.context().partition_key.day", {dt.date(2026, 1, d): d for d in (2, 3, 4)}),
     ("static", "--partitions static:a,b,c", "nf.context().partition_key * 2",
      {"a": "aa", "b": "bb", "c": "cc"}),
     ("dynamic", "--partitions dynamic:shops", "nf.context().partition_key.upper()",

@@ -515,7 +515,7 @@ class SqlStore:
         now = time.time()
         try:
             with self.begin() as conn:
-                done = list(conn.execute(
+                done: list[str] = list(conn.execute(
                     update(runs).where(runs.c.run_id.in_(pending), runs.c.state.in_(_OPEN))
                     .values(state=str(State.FAILED), ended_at=now, heartbeat_at=now, error=error)
                     .returning(runs.c.run_id)).scalars())
@@ -648,7 +648,7 @@ class SqlStore:
 
     def _crash(self, conn: Connection, error: str, reason: str, *where: Any) -> list[str]:
         now = time.time()
-        ids = list(conn.execute(update(runs).where(*where).values(
+        ids: list[str] = list(conn.execute(update(runs).where(*where).values(
             state=str(State.CRASHED), ended_at=now, error=error).returning(runs.c.run_id)).scalars())
         if ids:
             conn.execute(events.insert(), [
@@ -663,7 +663,8 @@ class SqlStore:
             runs.c.pid.is_not(None), runs.c.pid != os.getpid()))
         dead: dict[int, list[str]] = {}
         alive: dict[int, bool] = {}
-        for run_id, pid in rows:
+        for run_id, pid in rows.tuples():
+            run_id, pid = str(run_id), int(pid)  # type: ignore[call-overload]
             if pid not in alive:
                 alive[pid] = pid_alive(pid)
             if not alive[pid]:

@@ -11,6 +11,9 @@
      ├── NotFoundError              an unknown run, deployment, asset or backfill (kind, name, suggestion)
      ├── SelectionError             a selection string is malformed or matches nothing
      ├── ConflictError              the thing asked for conflicts with its current state (``reason``)
+     ├── DbtError                   dbt could not parse or run the project
+     │    ├── DbtNodeFailed         dbt reported a model, seed or snapshot as failed
+     │    └── DbtTestFailed         a dbt test did not pass
      ├── SettingsError              a setting (an ``NBFLOW_*`` variable) has a value nbflow cannot use
      ├── StoreError                 the run store cannot be opened or written
      │    └── StoreUrlError         the store URL is malformed or names an unsupported database
@@ -109,6 +112,18 @@ class SelectionError(NbflowError):
         self.selection = selection
         self.position = position
         super().__init__(message)
+
+
+class DbtError(NbflowError):
+    """dbt could not parse or run the project (the message says what dbt reported)."""
+
+
+class DbtNodeFailed(DbtError):
+    """dbt reported a model, seed or snapshot as failed (or skipped after a failure)."""
+
+
+class DbtTestFailed(DbtError):
+    """A dbt test did not pass."""
 
 
 class ConflictError(NbflowError):

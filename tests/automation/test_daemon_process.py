@@ -146,11 +146,11 @@ def test_sigkill_then_restart_marks_the_run_crashed(kernel, session, notebook):
     finally:
         proc.kill()
         proc.communicate(timeout=30)
-    assert session.get_run(run.run_id).state is State.RUNNING  # nobody has noticed yet
+    # Its owner's pid is dead on this host: the next read says CRASHED, no heartbeat timeout.
+    assert session.get_run(run.run_id).state is State.CRASHED
     again = start_scheduler(session, "--once")
     out, _ = again.communicate(timeout=60)
     assert again.returncode == 0, out
-    assert "1 marked crashed" in out
     crashed = session.get_run(run.run_id)
     assert crashed.state is State.CRASHED and f"pid {proc.pid}" in crashed.error
     # the orphaned kernel notices its parent is gone and exits

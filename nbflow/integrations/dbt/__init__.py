@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nbflow.errors import DbtError
 from nbflow.integrations.dbt.duckdb_io import Relation
 from nbflow.integrations.dbt.project import DbtProject, dbt_project
-from nbflow.integrations.dbt.runner import DbtError
 
 __all__ = ["DbtError", "DbtProject", "Relation", "dbt_project"]

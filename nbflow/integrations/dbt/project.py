@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.specs import AssetSpec, check, make_asset
-from nbflow.errors import DefinitionError, IOManagerError
+from nbflow.errors import DbtError, DbtNodeFailed, DefinitionError, IOManagerError
 from nbflow.integrations.dbt import duckdb_io
 from nbflow.integrations.dbt.duckdb_io import Relation
 from nbflow.integrations.dbt.manifest import Node, read_nodes
-from nbflow.integrations.dbt.runner import DbtError, Invoker
+from nbflow.integrations.dbt.runner import Invoker
 from nbflow.integrations.dbt.steps import (
-    DbtNodeFailed,
     DbtStep,
     RunTracker,
     SourceStep,

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbflow.errors import NbflowError
+from nbflow.errors import DbtError
 
 QUIET_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DBT_VERSION_CHECK": "False"}
 
-
-class DbtError(NbflowError):
-    """dbt could not parse or run the project (the message says what dbt reported)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind
 from nbflow.core.states import State
-from nbflow.errors import NbflowError
+from nbflow.errors import DbtTestFailed
 
 if TYPE_CHECKING:
     from nbflow.integrations.dbt.project import DbtProject
@@ -32,12 +32,6 @@ _OK = (State.SUCCEEDED, State.CACHED)
 _local = threading.local()
 
 
-class DbtNodeFailed(NbflowError):
-    """dbt reported a model, seed or snapshot as failed (or skipped after a failure)."""
-
-
-class DbtTestFailed(NbflowError):
-    """A dbt test did not pass."""
 
 
 def _get(event: Event, key: str) -> Any:

@@ -663,8 +663,8 @@ class SqlStore:
             runs.c.pid.is_not(None), runs.c.pid != os.getpid()))
         dead: dict[int, list[str]] = {}
         alive: dict[int, bool] = {}
-        for run_id, pid in rows.tuples():
-            run_id, pid = str(run_id), int(pid)  # type: ignore[call-overload]
+        for row in rows:
+            run_id, pid = str(row[0]), int(row[1])
             if pid not in alive:
                 alive[pid] = pid_alive(pid)
             if not alive[pid]:

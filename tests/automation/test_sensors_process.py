@@ -26,7 +26,7 @@ PIPELINE = textwrap.dedent(f"""
 
     @nf.asset
     def slow():
-        time.sleep(0.3)
+        time.sleep(1.0)  # long enough that a SIGKILL after the first run finds the rest queued
         return 1
 
     @nf.sensor(interval=0.2, target="slow")

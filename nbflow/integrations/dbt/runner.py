@@ -64,6 +64,25 @@ def node_result(result: Any) -> NodeResult:
         execution_time=getattr(result, "execution_time", None))
 
 
+def release_duckdb() -> None:
+    """Close dbt-duckdb's cached database handle, so the file is free between dbt runs.
+
+    dbt-duckdb keeps one handle per process after a run; while it is open another process
+    (a second kernel, the CLI) cannot open the file. It is opened again by the next run.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+    except ImportError:
+        return
+    with manager._LOCK:
+        env, manager._ENV = manager._ENV, None
+    if env is not None:
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001, S110 - already closed: nothing to release
+            pass
+
+
 class Invoker:
     """One dbt project's runner: its directories, target, the parsed manifest, one build at a time."""
 
@@ -94,7 +113,10 @@ class Invoker:
 
         with self.lock:
             runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
-            return runner.invoke(self._args(command))
+            try:
+                return runner.invoke(self._args(command))
+            finally:
+                release_duckdb()
 
     def parse(self) -> dict[str, Any]:
         """Parse the project (dbt's partial parsing applies); the manifest as JSON data."""

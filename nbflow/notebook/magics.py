@@ -206,8 +206,9 @@ class NbflowMagics(Magics):
         return None
 
     @magic_arguments()
-    @argument("command", choices=["status", "panel", "forget"],
-              help="status: the table of assets; panel: the lineage panel; forget NAME: remove an asset.")
+    @argument("command", choices=["status", "panel", "forget", "dbt"],
+              help="status: the table of assets; panel: the lineage panel; forget NAME: remove "
+                   "an asset; dbt PATH: register a dbt project's models as assets.")
     @argument("selection", nargs="*", help="Assets to show (default: all); for forget, the asset.")
     @line_magic
     def nbflow(self, line: str) -> Any:
@@ -222,6 +223,15 @@ class NbflowMagics(Magics):
                 from nbflow.widget.panel import panel
 
                 return panel(selection, session=session)
+            if args.command == "dbt":
+                if len(args.selection) != 1:
+                    raise UsageError("Name the dbt project's folder: %nbflow dbt PATH.")
+                from nbflow.integrations.dbt import dbt_project
+
+                project = dbt_project(args.selection[0], session=session)
+                print(f"Registered {len(project.nodes)} dbt assets from {str(project.dir)!r}.")
+                _refresh_panels()
+                return None
             if args.command == "forget":
                 if len(args.selection) != 1:
                     raise UsageError("Name the one asset to forget: %nbflow forget NAME.")

@@ -197,8 +197,8 @@ def test_another_process_holding_the_file_is_explained(session: Any, dbt_dir: Pa
     _project(session, dbt_dir, raw_orders_asset)
     assert session.materialize("*").ok
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(dbt_dir / "shop.duckdb")],
+        [sys.executable, "-c", ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)"), str(dbt_dir / "shop.duckdb")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"

@@ -45,7 +45,8 @@ class DbtProject:
     def __init__(self, project_dir: str | os.PathLike[str], *, session: Session,
                  profiles_dir: str | os.PathLike[str] | None = None, target: str | None = None,
                  database: str | None = None, values: str = "dataframe",
-                 vars: Mapping[str, Any] | None = None, watch: bool = True) -> None:
+                 vars: Mapping[str, Any] | None = None, watch: bool = True,
+                 manifest: Mapping[str, Any] | None = None) -> None:
         self.dir = Path(project_dir).resolve()
         if not (self.dir / "dbt_project.yml").is_file():
             raise DefinitionError(f"There is no dbt_project.yml in {str(self.dir)!r}; pass the "
@@ -65,7 +66,14 @@ class DbtProject:
         self._lock = threading.RLock()
         self._stamp: tuple[tuple[str, int], ...] = ()
         self._checking = False
-        self.parse()
+        if manifest is None:
+            self.parse()
+        else:  # already parsed (target/manifest.json): dbt parses again on the first build
+            if database is None:
+                raise DefinitionError("A dbt project loaded from a manifest needs database=PATH "
+                                      "(its DuckDB file).")
+            self.load_manifest(manifest)
+            self._stamp = self._files()
         if watch:
             self.registry.watch(self.refresh)
 

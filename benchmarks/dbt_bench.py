@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("DBT_VERSION_CHECK", "False")
 
-import nbflow as nf  # noqa: E402
-from nbflow.integrations.dbt import DbtProject  # noqa: E402
+import nbflow as nf
+from nbflow.integrations.dbt import DbtProject
 
 
 def manifest(models: int) -> dict[str, Any]:

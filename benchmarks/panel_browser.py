@@ -90,7 +90,7 @@ def measure(n: int, bulk: bool = False) -> dict[str, Any]:
                     expect(panel).to_have_attribute("data-nodes", str(n))
                     out["first_paint_ms"] = float(panel.get_attribute("data-paint-ms"))
                     out["render_ms"] = float(panel.get_attribute("data-render-ms"))
-                    out["engine"] = panel.locator(".nbflow-graph > svg").get_attribute("data-engine")
+                    out["engine"] = panel.locator(".nbflow-canvas > svg").get_attribute("data-engine")
                     for kind in ("zoom", "pan"):
                         frames = page.evaluate(FRAMES_JS, [kind, 20])
                         out[f"{kind}_frame_median_ms"] = round(median(frames), 1)

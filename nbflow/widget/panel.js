@@ -1,5 +1,6 @@
 // nbflow lineage panel: draws the SVG the kernel lays out (one innerHTML per graph change),
-// restyles nodes from `states`, pans and zooms with one transform, and sends clicks back as
+// restyles nodes from `states`, pans and zooms with one CSS transform on the SVG's wrapper (the
+// compositor moves it: no SVG repaint), lists runs in a Runs tab, and sends clicks back as
 // anywidget custom messages ({action: ...}). Every listener sits on the panel, never on a node.
 
 function h(tag, attrs = {}, ...children) {
@@ -38,7 +39,11 @@ const LEGEND = [
   ["running", "building now"], ["failed", "last build failed"], ["check failed", "a blocking check failed"],
 ];
 const NEEDS_RUN = new Set(["stale", "missing", "failed", "check failed"]);
-const MIN_ZOOM = 0.02, MAX_ZOOM = 4;
+const MIN_ZOOM = 0.01, MAX_ZOOM = 4;
+const FAR_ZOOM = 0.35;    // below this the nodes' text is unreadable anyway: draw boxes only
+const LABEL_OF = Object.fromEntries(Object.keys(BADGES).map((l) => [`state-${l.replace(/ /g, "-")}`, l]));
+const RUN_STATE_CLASS = { SUCCEEDED: "ok", CACHED: "ok", RUNNING: "live", PENDING: "live", RETRYING: "live",
+                          FAILED: "bad", CRASHED: "bad", CANCELLED: "off", SKIPPED: "off" };
 
 const pad2 = (n) => String(n).padStart(2, "0");
 function localTime(ts) {
@@ -159,15 +164,23 @@ function render({ model, el }) {
   const message = h("span", { class: "nbflow-message", role: "status" });
   const notice = h("div", { class: "nbflow-notice", hidden: true });
   const graph = h("div", { class: "nbflow-graph", "aria-label": "Lineage graph" });
+  const canvas = h("div", { class: "nbflow-canvas" });
+  graph.append(canvas);
+  const tabGraph = h("button", { class: "nbflow-tab", role: "tab", "data-tab": "graph", "aria-selected": "true" }, "Graph");
+  const tabRuns = h("button", { class: "nbflow-tab", role: "tab", "data-tab": "runs", "aria-selected": "false" }, "Runs");
+  const runsList = h("div", { class: "nbflow-runs-list" });
+  const runDetail = h("div", { class: "nbflow-run-detail" });
+  const runsPane = h("div", { class: "nbflow-runs", role: "tabpanel", hidden: true }, runsList, runDetail);
+  const dead = h("div", { class: "nbflow-dead", role: "alert", hidden: true });
   const menu = h("div", { class: "nbflow-menu", role: "menu", hidden: true });
   const details = h("div", { class: "nbflow-details" });
   root.append(
     h("div", { class: "nbflow-toolbar" }, staleBtn, cancelBtn, refreshBtn,
       h("span", { class: "nbflow-sep" }), search, found, h("span", { class: "nbflow-sep" }),
       zoomOut, zoomFit, zoomIn, message),
-    notice, legend(),
-    h("div", { class: "nbflow-body" }, graph, details),
-    menu,
+    dead, notice, h("div", { class: "nbflow-tabs", role: "tablist" }, tabGraph, tabRuns),
+    h("div", { class: "nbflow-graph-tab", role: "tabpanel" }, legend(), h("div", { class: "nbflow-body" }, graph, details)),
+    runsPane, menu,
   );
   el.append(root);
 
@@ -185,31 +198,36 @@ function render({ model, el }) {
   let updates = 0, maxLag = 0;
   const lags = [];
 
-  const send = (msg) => model.send(msg);
+  let connected = true;
+  const send = (msg) => {
+    if (!connected) { showDead(); return; }
+    model.send(msg);
+  };
 
   // -- drawing -----------------------------------------------------------------------------------
 
   function drawGraph() {
     const t0 = performance.now();
     const text = model.get("svg");
-    graph.innerHTML = text || '<p class="nbflow-hint nbflow-empty">No assets yet: define one with <code>%%asset</code> or <code>@nf.asset</code>.</p>';
-    svg = graph.querySelector("svg");
-    viewport = svg && svg.querySelector("g.nbflow-viewport");
+    // One innerHTML; then only attribute reads (no getBBox, no layout) until the first frame.
+    canvas.innerHTML = text || '<p class="nbflow-hint nbflow-empty">No assets yet: define one with <code>%%asset</code> or <code>@nf.asset</code>.</p>';
+    svg = canvas.querySelector("svg");
+    viewport = svg ? canvas : null;
     nodes = new Map(); boxes = new Map(); ups = new Map(); downs = new Map(); edgesOf = new Map();
-    shown.clear(); lit = []; matched = [];
+    shown.clear(); lit = []; matched = []; far = null;
     if (svg) {
       size = { w: Number(svg.getAttribute("width")), h: Number(svg.getAttribute("height")) };
-      svg.removeAttribute("viewBox");
-      svg.setAttribute("width", "100%");
-      svg.setAttribute("height", "100%");
       graph.style.height = `${Math.max(140, Math.min(560, size.h + 16))}px`;
       for (const g of svg.querySelectorAll("g.nbflow-node")) {
         const name = g.dataset.name;
         nodes.set(name, g);
         const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(g.getAttribute("transform") || "");
-        const r = g.firstElementChild && g.querySelector("rect");
+        const r = g.querySelector("rect");
         boxes.set(name, { x: m ? +m[1] : 0, y: m ? +m[2] : 0, w: r ? +r.getAttribute("width") : 0,
                           h: r ? +r.getAttribute("height") : 0 });
+        // the kernel drew the labels it knew: remember them, so the first applyStates writes nothing
+        const drawn = LABEL_OF[(g.getAttribute("class") || "").split(" ")[1]];
+        if (drawn) shown.set(name, drawn);
         ups.set(name, []); downs.set(name, []); edgesOf.set(name, []);
       }
       for (const e of svg.querySelectorAll("path.nbflow-edge")) {
@@ -220,6 +238,7 @@ function render({ model, el }) {
       }
     } else {
       graph.style.height = "";
+      canvas.style.transform = "";
     }
     if (!userMoved || !viewport) fit(); else applyView();
     applyStates();
@@ -241,7 +260,9 @@ function render({ model, el }) {
       const g = nodes.get(name);
       if (!g) continue;
       const cls = `nbflow-node state-${label.replace(/ /g, "-")}` + (name === selected ? " selected" : "");
-      if (g.getAttribute("class") !== cls) g.setAttribute("class", cls);
+      if (shown.get(name) !== label || name === selected || g.classList.contains("selected")) {
+        if (g.getAttribute("class") !== cls) g.setAttribute("class", cls);
+      }
       if (shown.get(name) === label) continue;
       shown.set(name, label);
       const text = g.querySelector("text.nbflow-state");
@@ -254,18 +275,32 @@ function render({ model, el }) {
     staleBtn.title = needsRun ? "Materialise every stale or missing asset" : "Nothing is stale or missing";
   }
 
-  // -- pan and zoom: one transform on the viewport group -------------------------------------------
+  // -- pan and zoom: one CSS transform on the wrapper ---------------------------------------------
+  // While the view moves the wrapper is its own compositor layer (will-change), so a frame is a
+  // composite, not a repaint of thousands of nodes; once it rests the layer goes and the text is
+  // drawn sharp at the new scale. Far out, the nodes' text is hidden (boxes and edges remain).
 
-  let viewPending = false;
+  let viewPending = false, settleTimer = 0, far = null;
   function applyView() {
     if (viewPending) return;
     viewPending = true;
     requestAnimationFrame(() => {
       viewPending = false;
       if (!viewport) return;
-      viewport.setAttribute("transform", `translate(${view.x.toFixed(1)},${view.y.toFixed(1)}) scale(${view.k.toFixed(4)})`);
+      canvas.classList.add("nbflow-moving");
+      canvas.style.transform = `translate(${view.x.toFixed(1)}px,${view.y.toFixed(1)}px) scale(${view.k.toFixed(4)})`;
       root.dataset.zoom = view.k.toFixed(3);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(() => {
+        canvas.classList.remove("nbflow-moving");
+        setFar(view.k < FAR_ZOOM);
+      }, 160);
     });
+  }
+  function setFar(isFar) {
+    if (!svg || isFar === far) return;
+    far = isFar;
+    svg.classList.toggle("nbflow-far", isFar);
   }
 
   function fit() {
@@ -274,6 +309,7 @@ function render({ model, el }) {
     const k = Math.min(1, (cw - 8) / size.w, (ch - 8) / size.h);
     view = { k, x: (cw - size.w * k) / 2, y: (ch - size.h * k) / 2 };
     userMoved = false;
+    setFar(k < FAR_ZOOM);   // before the first paint: a big graph is never painted with all its text
     applyView();
   }
 
@@ -443,12 +479,24 @@ function render({ model, el }) {
       rows.push(h("div", { class: "nbflow-menu-row" }, item(...ENTRIES[i]), item(...ENTRIES[i + 1])));
     }
     menu.replaceChildren(h("div", { class: "nbflow-menu-title" }, name), ...rows,
+      h("button", { class: "nbflow-menu-forget", role: "menuitem", tabindex: "-1",
+                    title: "Remove it from the graph; its history stays in the store" }, "Forget (remove from graph)"),
       h("button", { class: "nbflow-menu-close", role: "menuitem", tabindex: "-1" }, "Close"));
     const box = g.getBoundingClientRect(), outer = root.getBoundingClientRect();
     menu.hidden = false;
     const left = Math.min(Math.max(0, box.left - outer.left), Math.max(0, outer.width - menu.offsetWidth - 4));
     menu.style.left = `${left}px`;
     menu.style.top = `${box.bottom - outer.top + 4}px`;
+  }
+
+  // Forget asks once more, in the menu itself: the question and two answers, "Cancel" focused.
+  function confirmForget(name) {
+    const no = h("button", { class: "nbflow-menu-forget-no", role: "menuitem", tabindex: "-1" }, "Cancel");
+    menu.replaceChildren(h("div", { class: "nbflow-menu-title" }, name),
+      h("p", { class: "nbflow-menu-question" }, `Remove ${name} from the graph? Its history stays in the store; cells that read it read the notebook variable instead.`),
+      h("div", { class: "nbflow-menu-row" },
+        h("button", { class: "nbflow-menu-forget-yes", role: "menuitem", tabindex: "-1" }, "Forget"), no));
+    no.focus();
   }
 
   function closeMenu(refocus) {
@@ -463,6 +511,9 @@ function render({ model, el }) {
     const b = ev.target.closest("button");
     if (!b) return;
     const name = menuFor;
+    if (b.classList.contains("nbflow-menu-forget")) { confirmForget(name); return; }
+    if (b.classList.contains("nbflow-menu-forget-yes")) { send({ action: "forget", name }); closeMenu(false); return; }
+    if (b.classList.contains("nbflow-menu-forget-no")) { closeMenu(true); return; }
     if (b.dataset.scope && name) send({ action: "materialize", name, scope: b.dataset.scope, force: b.dataset.force === "true" });
     closeMenu(true);
   });
@@ -565,6 +616,137 @@ function render({ model, el }) {
     details.replaceChildren(...parts.filter(Boolean));
   }
 
+  // -- after a kernel restart the comm is gone: say so, and offer to run the cell again -------------
+
+  const cellOf = () => el.closest(".jp-Cell");
+  function rerunCell() {
+    const cell = cellOf();
+    const nb = cell && cell.closest(".jp-Notebook");
+    if (!cell || !nb) return false;
+    // select the panel's cell the way a click on its prompt does, then the notebook's own
+    // Ctrl+Enter ("notebook:run-cell") in command mode
+    const prompt = cell.querySelector(".jp-InputPrompt") || cell;
+    const at = prompt.getBoundingClientRect();
+    for (const type of ["mousedown", "mouseup", "click"]) {
+      prompt.dispatchEvent(new MouseEvent(type, { bubbles: true, cancelable: true, button: 0,
+        clientX: at.left + 2, clientY: at.top + 2 }));
+    }
+    nb.focus();
+    (document.activeElement || nb).dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", code: "Enter",
+      keyCode: 13, ctrlKey: true, bubbles: true, cancelable: true }));
+    return true;
+  }
+  function showDead() {
+    const inNotebook = Boolean(cellOf());
+    const parts = [h("b", {}, "The kernel restarted (or stopped): this panel is no longer connected. "),
+      "Clicks do nothing until its cell runs again. "];
+    if (inNotebook) {
+      const again = h("button", { class: "nbflow-rerun" }, "Re-run this cell");
+      again.addEventListener("click", () => { if (!rerunCell()) again.replaceWith("Run this panel's cell again (Shift+Enter)."); });
+      parts.push(again);
+    } else {
+      parts.push("Run the cell that shows it again.");
+    }
+    dead.replaceChildren(...parts);
+    dead.hidden = false;
+    root.classList.add("nbflow-disconnected");
+    root.dataset.connected = "false";
+  }
+  function checkAlive() {
+    const gone = Boolean(el.closest(".jupyter-widgets-disconnected"));
+    if (gone && connected) { connected = false; closeMenu(false); showDead(); }
+  }
+  model.on("comm_live_update", () => setTimeout(checkAlive));
+  const aliveTimer = setInterval(checkAlive, 1000);
+
+  // -- the Runs tab --------------------------------------------------------------------------------
+
+  let tab = "graph", runShown = "";
+  function showTab(which) {
+    tab = which;
+    for (const t of [tabGraph, tabRuns]) t.setAttribute("aria-selected", String(t.dataset.tab === which));
+    root.querySelector(".nbflow-graph-tab").hidden = which !== "graph";
+    runsPane.hidden = which !== "runs";
+    root.dataset.tab = which;
+    if (which === "runs") { send({ action: "runs" }); drawRuns(); }
+  }
+  tabGraph.addEventListener("click", () => showTab("graph"));
+  tabRuns.addEventListener("click", () => showTab("runs"));
+
+  const stateChip = (state) => h("span", { class: `nbflow-chip run-${RUN_STATE_CLASS[state] || "off"}`, "data-state": state }, state.toLowerCase());
+
+  function drawRuns() {
+    if (tab !== "runs") return;
+    const rows = model.get("runs") || [];
+    if (!rows.length) { runsList.replaceChildren(h("p", { class: "nbflow-hint" }, "No runs yet.")); return; }
+    const chosen = (model.get("run") || {}).run_id || runShown;
+    const body = rows.map((r) => {
+      const counts = Object.entries(r.counts || {}).map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ");
+      return h("tr", { class: "nbflow-run-row" + (r.run_id === chosen ? " selected" : ""), "data-run": r.run_id,
+                       "data-kind": r.kind, "data-state": r.state, tabindex: "0" },
+        h("td", {}, stateChip(r.state)), h("td", {}, r.kind), h("td", { class: "nbflow-run-name" }, r.name || "—",
+          r.parent ? h("span", { class: "nbflow-hint" }, " (inside a run)") : null),
+        h("td", {}, localTime(r.started)), h("td", {}, seconds(r.duration)),
+        h("td", {}, counts || "—"), h("td", { class: "nbflow-run-error" }, r.error || ""));
+    });
+    runsList.replaceChildren(h("table", { class: "nbflow-runs-table" },
+      h("thead", {}, h("tr", {}, ...["state", "kind", "name", "started", "duration", "steps", "error"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, ...body)));
+  }
+  runsList.addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-run]");
+    if (!tr) return;
+    runShown = tr.dataset.run;
+    send({ action: "run", run_id: runShown });
+    drawRuns();
+  });
+  runsList.addEventListener("keydown", (ev) => {
+    const tr = ev.target.closest && ev.target.closest("tr[data-run]");
+    if (!tr || (ev.key !== "Enter" && ev.key !== " ")) return;
+    ev.preventDefault(); ev.stopPropagation();
+    tr.click();
+  });
+
+  function drawRun() {
+    const r = model.get("run") || {};
+    if (!r.run_id) { runDetail.replaceChildren(h("p", { class: "nbflow-hint" }, "Click a run for its steps, attempts and logs.")); return; }
+    if (r.missing) { runDetail.replaceChildren(h("p", { class: "nbflow-hint" }, r.missing)); return; }
+    const facts = [["run id", r.run_id], ["kind", r.kind], ["name", r.name], ["state", r.state],
+      ["started", localTime(r.started)], ["duration", seconds(r.duration)],
+      ["steps", String(r.steps.length)], ["cache hits", String(r.cache_hits)]];
+    if (r.selection) facts.push(["selection", r.selection]);
+    if (r.deployment) facts.push(["deployment", r.deployment]);
+    if (r.parameters && Object.keys(r.parameters).length) facts.push(["parameters", JSON.stringify(r.parameters)]);
+    if (r.output_path) facts.push(["output", r.output_path]);
+    const parts = [h("h4", {}, `${r.kind} run ${r.name || ""}`.trim(), " ", stateChip(r.state)),
+      h("table", { class: "nbflow-facts" }, ...facts.map(([k, v]) => h("tr", { "data-key": k }, h("th", {}, k), h("td", {}, v || "—"))))];
+    if (r.full_error) parts.push(failureSection(String(r.full_error)));
+    if (r.graph) {
+      const box = h("div", { class: "nbflow-task-graph", "aria-label": "Task graph" });
+      box.innerHTML = r.graph;
+      const g = box.querySelector("svg");
+      if (g) { g.setAttribute("width", "100%"); g.removeAttribute("height"); g.style.maxHeight = "220px"; }
+      parts.push(h("h5", {}, "Task graph"), box);
+    }
+    if (r.steps.length) {
+      parts.push(h("h5", {}, "Steps"), h("div", { class: "nbflow-scroll" }, h("table", { class: "nbflow-steps" },
+        h("thead", {}, h("tr", {}, ...["step", "state", "attempts", "cache", "duration", "error"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, ...r.steps.map((st) => h("tr", { "data-step": st.name, "data-state": st.state },
+          h("td", {}, st.name, st.upstream.length ? h("span", { class: "nbflow-hint" }, ` ← ${st.upstream.join(", ")}`) : null),
+          h("td", {}, stateChip(st.state)), h("td", { class: "nbflow-attempts" }, String(st.attempts)),
+          h("td", {}, st.cached ? "hit" : ""), h("td", {}, seconds(st.duration)),
+          h("td", { class: "nbflow-step-error" }, st.error ? String(st.error).split("\n")[0] : "")))))));
+    }
+    if (r.children && r.children.length) {
+      parts.push(h("h5", {}, "Runs inside it"), h("ul", { class: "nbflow-children" }, ...r.children.map((c) =>
+        h("li", {}, stateChip(c.state), ` ${c.kind} ${c.name || ""} `, h("code", {}, c.run_id.slice(0, 8))))));
+    }
+    parts.push(h("h5", {}, "Logs"), r.logs.length
+      ? h("pre", { class: "nbflow-logs" }, r.logs.map((l) => `${localTime(l.ts)} ${l.level.padEnd(7)} ${l.step ? `[${l.step}] ` : ""}${l.message}`).join("\n"))
+      : h("p", { class: "nbflow-hint" }, "No log lines."));
+    runDetail.replaceChildren(...parts);
+  }
+
   function drawStatus() {
     const running = model.get("running");
     cancelBtn.disabled = !running;
@@ -587,13 +769,18 @@ function render({ model, el }) {
   model.on("change:running", drawStatus);
   model.on("change:message", drawStatus);
   model.on("change:notice", drawStatus);
+  model.on("change:runs", drawRuns);
+  model.on("change:run", () => { drawRun(); drawRuns(); });
   selected = model.get("selected") || "";
   drawGraph();
   drawDetails();
   drawStatus();
+  drawRun();
+  root.dataset.connected = "true";
+  checkAlive();
   // The output may be laid out after render: fit again once the box has its real size.
   requestAnimationFrame(() => { if (!userMoved) fit(); });
-  return () => { menu.hidden = true; };
+  return () => { menu.hidden = true; clearInterval(aliveTimer); clearTimeout(settleTimer); };
 }
 
 export default { render };

@@ -6,6 +6,10 @@ name -> label dict); ``panel.js`` draws them and sends custom messages back:
     {"action": "select", "name": N}
     {"action": "materialize", "name": N, "scope": "this" | "upstream" | "downstream", "force": B}
     {"action": "materialize_stale"}   {"action": "cancel"}   {"action": "refresh"}
+    {"action": "forget", "name": N}   {"action": "runs"}   {"action": "run", "run_id": R}
+
+The Runs tab reads ``runs`` (recent runs, kept live from events by ``RunBook``) and ``run``
+(the chosen run's detail, re-read while it is in progress).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from nbflow.widget import layout as layout_module
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
 from nbflow.widget.plan import upstream_to_build
 from nbflow.widget.runner import Runner, RunRequest
+from nbflow.widget.runs import RunBook, describe_run
 from nbflow.widget.states import NodeStates
 
 THROTTLE_S = 0.04          # at most ~25 state pushes a second, whatever the event rate
+RUN_DETAIL_S = 0.3         # a run in progress: its detail is re-read at most this often
 _HERE = Path(__file__).parent
 _live: weakref.WeakSet[LineagePanel] = weakref.WeakSet()
 _told_install = False
@@ -53,6 +59,10 @@ class LineagePanel(anywidget.AnyWidget):
     selected = traitlets.Unicode("").tag(sync=True)
     selection = traitlets.Unicode("*").tag(sync=True)
     engine = traitlets.Unicode("").tag(sync=True)
+    runs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
+    """Recent runs, newest first (``nbflow.widget.runs.row_of``)."""
+    run = traitlets.Dict().tag(sync=True)
+    """The detail of the run chosen in the Runs tab (``describe_run``)."""
 
     def __init__(self, session: Any = None, selection: str = "*", *,
                  namespace: dict[str, Any] | None = None, layout_engine: str = "auto",
@@ -74,11 +84,15 @@ class LineagePanel(anywidget.AnyWidget):
         self._last_push = 0.0
         self._dirty_stamp = 0.0
         self._outside_runs: set[str] = set()
+        self._runs = RunBook()
+        self._runs_dirty = False
+        self._run_timer: threading.Timer | None = None
         self._closed = False
         self.last_result: Any = None
         self.last_error: BaseException | None = None
         self.runner = Runner(session, on_start=self._run_started, on_finish=self._run_finished)
         self.refresh()
+        self.load_runs()
         self._unsubscribe = session.hooks.subscribe(self._on_event)
         self.on_msg(self._on_message)
         _live.add(self)
@@ -138,8 +152,12 @@ class LineagePanel(anywidget.AnyWidget):
             changed = self._nodes.apply(event)
             if changed:
                 self._dirty_stamp = max(self._dirty_stamp, event.ts)
+            if self._runs.apply(event):
+                self._runs_dirty = changed = True
         if changed:
             self._schedule_push()
+        if self.run.get("run_id") == event.run_id and event.kind is not EventKind.MATERIALIZATION:
+            self._schedule_run_detail()
         # A run of assets started outside the panel (a magic, nf.materialize): say so, and
         # settle from the store when it ends.
         if event.kind is EventKind.RUN_STARTED:
@@ -178,7 +196,68 @@ class LineagePanel(anywidget.AnyWidget):
             self._last_push = time.monotonic()
             labels = self._nodes.labels()
             stamp = self._dirty_stamp
-        self.hold_sync_and_set(states=labels, stamp=stamp)
+            runs = self._runs.list() if self._runs_dirty else None
+            self._runs_dirty = False
+        if runs is None:
+            self.hold_sync_and_set(states=labels, stamp=stamp)
+        else:
+            self.hold_sync_and_set(states=labels, stamp=stamp, runs=runs)
+
+    # -- the Runs tab ----------------------------------------------------------------------------
+
+    def load_runs(self) -> None:
+        """Re-read the recent runs from the store (live ones it has not recorded yet stay)."""
+        from nbflow.session.views import runs_view
+
+        store = getattr(self.session, "store", None)
+        if store is None:
+            return
+        summaries = runs_view(self.session, limit=self._runs.limit)
+        with self._lock:
+            self._runs.load(list(summaries))
+            self._runs_dirty = False
+            rows = self._runs.list()
+        self.runs = rows
+
+    def show_run(self, run_id: str) -> None:
+        """Put one run's detail in the Runs tab (``run``); an empty id clears it."""
+        if not run_id:
+            self.run = {}
+            return
+        store = getattr(self.session, "store", None)
+        flush = getattr(store, "flush", None)
+        if flush is not None:
+            flush()
+        self.run = describe_run(self.session, run_id)
+
+    def _schedule_run_detail(self) -> None:
+        with self._lock:
+            if self._run_timer is not None:
+                return
+            self._run_timer = threading.Timer(RUN_DETAIL_S, self._reread_run)
+            self._run_timer.daemon = True
+            self._run_timer.start()
+
+    def _reread_run(self) -> None:
+        with self._lock:
+            self._run_timer = None
+        if self._closed or not self.run.get("run_id"):
+            return
+        try:
+            self.show_run(str(self.run["run_id"]))
+        except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
+            self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+    def forget(self, name: str) -> list[str]:
+        """Remove ``name`` from the graph (``session.forget``; its history stays in the store)."""
+        redefined = self.session.forget(name)
+        if self.selected == name:
+            self.selected = ""
+            self.details = {}
+        self.refresh()
+        also = f"; {', '.join(redefined)} no longer read{'s' if len(redefined) == 1 else ''} it" if redefined else ""
+        self.message = f"Forgot {name!r} (its history stays in the store){also}."
+        return list(redefined)
 
     def hold_sync_and_set(self, **values: Any) -> None:
         with self.hold_sync():
@@ -195,6 +274,7 @@ class LineagePanel(anywidget.AnyWidget):
                 flush()
             self.running = self.runner.busy
             self.refresh()
+            self.load_runs()
         except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
             if not self._closed:
                 self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -260,6 +340,7 @@ class LineagePanel(anywidget.AnyWidget):
         if store is not None and hasattr(store, "flush"):
             store.flush()
         self.refresh()
+        self.load_runs()
         self.hold_sync_and_set(running=self.runner.pending > 0, message=message)
 
     def _bind_values(self, result: Any) -> None:
@@ -285,6 +366,13 @@ class LineagePanel(anywidget.AnyWidget):
                 self.cancel()
             elif action == "refresh":
                 self.refresh()
+                self.load_runs()
+            elif action == "forget":
+                self.forget(str(content["name"]))
+            elif action == "runs":
+                self.load_runs()
+            elif action == "run":
+                self.show_run(str(content.get("run_id") or ""))
         except Exception as exc:  # noqa: BLE001 - the panel shows errors as data
             self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 

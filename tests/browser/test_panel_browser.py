@@ -63,7 +63,7 @@ def test_panel_click_materialises_and_edits_turn_downstream_stale(tmp_path: Path
                 target = node(page, "daily_revenue")
                 expect(target).to_have_class("nbflow-node state-fresh")
                 expect(target.locator("text.nbflow-state")).to_have_text("fresh")
-                assert panel.locator(".nbflow-graph > svg").get_attribute("data-engine") == "dot"
+                assert panel.locator(".nbflow-canvas > svg").get_attribute("data-engine") == "dot"
                 timings["panel_first_paint_ms"] = float(panel.get_attribute("data-paint-ms"))
                 timings["run_all_to_panel_s"] = time.monotonic() - t0
 
@@ -174,14 +174,16 @@ def style(locator, prop: str) -> str:
     return locator.evaluate(f"(e) => getComputedStyle(e).{prop}")
 
 
+CANVAS = "document.querySelector('.nbflow-panel .nbflow-canvas')"
+
+
 def transform(page) -> str:
-    return page.locator(".nbflow-panel g.nbflow-viewport").get_attribute("transform") or ""
+    """The view: the CSS transform on the SVG's wrapper (pan and zoom never touch the SVG)."""
+    return page.evaluate(f"() => {CANVAS}.style.transform")
 
 
 def wait_transform_change(page, before: str) -> str:
-    page.wait_for_function(
-        "(b) => document.querySelector('.nbflow-panel g.nbflow-viewport').getAttribute('transform') !== b",
-        arg=before)
+    page.wait_for_function(f"(b) => {CANVAS}.style.transform !== b", arg=before)
     return transform(page)
 
 
@@ -234,6 +236,7 @@ def test_panel_features_in_light_and_dark(tmp_path: Path) -> None:
 
                 # the view: fitted on both axes, wheel zooms, drag pans, buttons zoom and fit
                 graph = panel.locator(".nbflow-graph")
+                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")   # clear of the status bar
                 box = graph.bounding_box()
                 fitted = transform(page)
                 assert "scale(" in fitted
@@ -252,8 +255,7 @@ def test_panel_features_in_light_and_dark(tmp_path: Path) -> None:
                 expect(panel).not_to_have_attribute("data-zoom", f"{k:.3f}")
                 assert float(panel.get_attribute("data-zoom")) == pytest.approx(k * 1.25, rel=0.01)
                 panel.locator(".nbflow-zoom-fit").click()
-                page.wait_for_function("(f) => document.querySelector('.nbflow-panel g.nbflow-viewport')"
-                                       ".getAttribute('transform') === f", arg=fitted)
+                page.wait_for_function(f"(f) => {CANVAS}.style.transform === f", arg=fitted)
                 for n in ("raw_orders", "flaky"):
                     nb, gb = node(page, n).bounding_box(), graph.bounding_box()
                     assert gb["x"] <= nb["x"] and nb["x"] + nb["width"] <= gb["x"] + gb["width"]

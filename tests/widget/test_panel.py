@@ -27,25 +27,6 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.fixture
-def chain(session: Any) -> Any:
-    reg = session.registry
-
-    @asset(registry=reg)
-    def raw() -> list[int]:
-        return [3, -1, 4]
-
-    @asset(registry=reg)
-    def clean(raw: list[int]) -> list[int]:
-        return [x for x in raw if x > 0]
-
-    @asset(registry=reg)
-    def total(clean: list[int]) -> int:
-        return sum(clean)
-
-    return session
-
-
 def test_panel_draws_every_asset_with_its_status(chain: Any) -> None:
     chain.materialize("raw")
     ns: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from nbflow.core.states import State
 from nbflow.session.views import runs_view
 from nbflow.widget.panel import LineagePanel
 from nbflow.widget.runs import RunBook, describe_run, row_of
-from tests.widget.test_panel import chain, click, wait_for  # noqa: F401 - chain is a fixture
+from tests.widget.test_panel import click, wait_for
 
 
 def ev(event_kind: EventKind, run_id: str = "r1", step: str | None = None,

@@ -262,7 +262,9 @@ class SensorSource(TickSource):
 
     def _materialize(self, run_id: str, selection: str) -> None:
         try:
-            self.session.materialize(selection, run_id=run_id)
+            # A request is the sensor's word that something outside changed: the run builds its
+            # targets even when their code and inputs look fresh (as a Dagster RunRequest does).
+            self.session.materialize(selection, run_id=run_id, force=True)
         except Exception:  # noqa: BLE001, S110 - the run's own record carries its failure
             pass
         finally:

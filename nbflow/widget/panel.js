@@ -40,6 +40,7 @@ const LEGEND = [
 ];
 const NEEDS_RUN = new Set(["stale", "missing", "failed", "check failed"]);
 const MIN_ZOOM = 0.01, MAX_ZOOM = 4;
+const PING_TIMEOUT_MS = 4000;   // no answer from the kernel after a connection change: it is not ours
 const FAR_ZOOM = 0.35;    // below this the nodes' text is unreadable anyway: draw boxes only
 const LABEL_OF = Object.fromEntries(Object.keys(BADGES).map((l) => [`state-${l.replace(/ /g, "-")}`, l]));
 const RUN_STATE_CLASS = { SUCCEEDED: "ok", CACHED: "ok", RUNNING: "live", PENDING: "live", RETRYING: "live",
@@ -201,7 +202,7 @@ function render({ model, el }) {
   let connected = true;
   const send = (msg) => {
     if (!connected) { showDead(); return; }
-    model.send(msg);
+    try { model.send(msg); } catch (err) { markDead(); }   // "Cannot send": the comm is gone
   };
 
   // -- drawing -----------------------------------------------------------------------------------
@@ -538,6 +539,7 @@ function render({ model, el }) {
     if (moved) { moved = false; return; }     // the end of a drag is not a click
     const g = ev.target.closest("g.nbflow-node");
     if (!g) { closeMenu(false); return; }
+    if (!connected) { showDead(); return; }   // a menu whose entries would do nothing: say why instead
     select(g.dataset.name);
     showMenu(g.dataset.name, g);
   });
@@ -652,11 +654,33 @@ function render({ model, el }) {
     root.classList.add("nbflow-disconnected");
     root.dataset.connected = "false";
   }
-  function checkAlive() {
-    const gone = Boolean(el.closest(".jupyter-widgets-disconnected"));
-    if (gone && connected) { connected = false; closeMenu(false); showDead(); }
+  function markDead() {
+    if (!connected) return;
+    connected = false; closeMenu(false); showDead();
   }
-  model.on("comm_live_update", () => setTimeout(checkAlive));
+  function checkAlive() {
+    if (el.closest(".jupyter-widgets-disconnected")) markDead();
+  }
+  // JupyterLab 4 flips the comm's liveness around a kernel restart without always leaving the
+  // "disconnected" class behind, so the panel asks its kernel: a restarted kernel has never
+  // heard of this panel and stays silent; the kernel that made it answers (once idle), and an
+  // answer after a false alarm brings the panel back.
+  let pingTimer = null, pingNonce = 0;
+  function ping() {
+    const nonce = ++pingNonce;
+    clearTimeout(pingTimer);
+    try { model.send({ action: "ping", nonce }); } catch (err) { markDead(); return; }
+    pingTimer = setTimeout(() => { if (nonce === pingNonce) markDead(); }, PING_TIMEOUT_MS);
+  }
+  model.on("msg:custom", (msg) => {
+    if (!msg || msg.pong === undefined) return;
+    if (msg.pong === pingNonce) clearTimeout(pingTimer);
+    if (!connected) {
+      connected = true; dead.hidden = true; root.classList.remove("nbflow-disconnected");
+      root.dataset.connected = "true";
+    }
+  });
+  model.on("comm_live_update", () => { setTimeout(checkAlive); ping(); });
   const aliveTimer = setInterval(checkAlive, 1000);
 
   // -- the Runs tab --------------------------------------------------------------------------------
@@ -679,7 +703,7 @@ function render({ model, el }) {
     if (tab !== "runs") return;
     const rows = model.get("runs") || [];
     if (!rows.length) { runsList.replaceChildren(h("p", { class: "nbflow-hint" }, "No runs yet.")); return; }
-    const chosen = (model.get("run") || {}).run_id || runShown;
+    const chosen = runShown || (model.get("run") || {}).run_id;
     const body = rows.map((r) => {
       const counts = Object.entries(r.counts || {}).map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ");
       return h("tr", { class: "nbflow-run-row" + (r.run_id === chosen ? " selected" : ""), "data-run": r.run_id,
@@ -697,8 +721,9 @@ function render({ model, el }) {
     const tr = ev.target.closest("tr[data-run]");
     if (!tr) return;
     runShown = tr.dataset.run;
-    send({ action: "run", run_id: runShown });
+    send({ action: "run", run_id: runShown });   // answered once the kernel is idle
     drawRuns();
+    drawRun();                                   // a run started here is shown at once
   });
   runsList.addEventListener("keydown", (ev) => {
     const tr = ev.target.closest && ev.target.closest("tr[data-run]");
@@ -707,8 +732,18 @@ function render({ model, el }) {
     tr.click();
   });
 
+  function shownRun() {
+    // A run started while the panel is open comes pushed in live_runs (the kernel may be busy
+    // running a cell, and answers the page only after it); any other comes as the reply in run.
+    const asked = model.get("run") || {};
+    if (!runShown) return asked;
+    const live = (model.get("live_runs") || {})[runShown];
+    if (live) return live;
+    return asked.run_id === runShown ? asked : { run_id: runShown, missing: "Reading the run..." };
+  }
+
   function drawRun() {
-    const r = model.get("run") || {};
+    const r = shownRun();
     if (!r.run_id) { runDetail.replaceChildren(h("p", { class: "nbflow-hint" }, "Click a run for its steps, attempts and logs.")); return; }
     if (r.missing) { runDetail.replaceChildren(h("p", { class: "nbflow-hint" }, r.missing)); return; }
     const facts = [["run id", r.run_id], ["kind", r.kind], ["name", r.name], ["state", r.state],
@@ -771,6 +806,7 @@ function render({ model, el }) {
   model.on("change:notice", drawStatus);
   model.on("change:runs", drawRuns);
   model.on("change:run", () => { drawRun(); drawRuns(); });
+  model.on("change:live_runs", () => { if (runShown && (model.get("live_runs") || {})[runShown]) drawRun(); });
   selected = model.get("selected") || "";
   drawGraph();
   drawDetails();

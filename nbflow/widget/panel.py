@@ -7,6 +7,7 @@ name -> label dict); ``panel.js`` draws them and sends custom messages back:
     {"action": "materialize", "name": N, "scope": "this" | "upstream" | "downstream", "force": B}
     {"action": "materialize_stale"}   {"action": "cancel"}   {"action": "refresh"}
     {"action": "forget", "name": N}   {"action": "runs"}   {"action": "run", "run_id": R}
+    {"action": "ping", "nonce": K}    (answered {"pong": K}: the page's check after a restart)
 
 The Runs tab reads ``runs`` (recent runs, kept live from events by ``RunBook``) and ``run``
 (the chosen run's detail, re-read while it is in progress).
@@ -35,6 +36,7 @@ from nbflow.widget.runs import RunBook, describe_run
 from nbflow.widget.states import NodeStates
 
 THROTTLE_S = 0.04          # at most ~25 state pushes a second, whatever the event rate
+LIVE_RUNS = 5              # the newest runs whose detail is pushed unasked
 RUN_DETAIL_S = 0.3         # a run in progress: its detail is re-read at most this often
 _HERE = Path(__file__).parent
 _live: weakref.WeakSet[LineagePanel] = weakref.WeakSet()
@@ -63,6 +65,10 @@ class LineagePanel(anywidget.AnyWidget):
     """Recent runs, newest first (``nbflow.widget.runs.row_of``)."""
     run = traitlets.Dict().tag(sync=True)
     """The detail of the run chosen in the Runs tab (``describe_run``)."""
+    live_runs = traitlets.Dict().tag(sync=True)
+    """Details of the runs started while this panel is open (the newest ``LIVE_RUNS``), pushed
+    unasked as their events arrive: while a cell runs, the kernel reads no message from the
+    page, so a click on a running run is answered from these."""
 
     def __init__(self, session: Any = None, selection: str = "*", *,
                  namespace: dict[str, Any] | None = None, layout_engine: str = "auto",
@@ -87,6 +93,7 @@ class LineagePanel(anywidget.AnyWidget):
         self._runs = RunBook()
         self._runs_dirty = False
         self._run_timer: threading.Timer | None = None
+        self._live_ids: dict[str, bool] = {}  # run id -> still to re-read (not ended when last read)
         self._closed = False
         self.last_result: Any = None
         self.last_error: BaseException | None = None
@@ -143,7 +150,8 @@ class LineagePanel(anywidget.AnyWidget):
             self.notice = INSTALL_HINT
         elif not missing_dot and self.notice == INSTALL_HINT:
             self.notice = ""
-        self.svg = render_svg(placed, self._nodes.labels())
+        # no nodes: no SVG, and the page says how to define a first asset
+        self.svg = render_svg(placed, self._nodes.labels()) if names else ""
 
     # -- live events -----------------------------------------------------------------------------
 
@@ -156,8 +164,17 @@ class LineagePanel(anywidget.AnyWidget):
                 self._runs_dirty = changed = True
         if changed:
             self._schedule_push()
-        if self.run.get("run_id") == event.run_id and event.kind is not EventKind.MATERIALIZATION:
-            self._schedule_run_detail()
+        if event.kind is not EventKind.MATERIALIZATION:
+            with self._lock:
+                if event.kind is EventKind.RUN_STARTED:
+                    self._live_ids[event.run_id] = True
+                    for old in list(self._live_ids)[:-LIVE_RUNS]:
+                        del self._live_ids[old]
+                elif event.run_id in self._live_ids:
+                    self._live_ids[event.run_id] = True
+                live = event.run_id in self._live_ids
+            if live or self.run.get("run_id") == event.run_id:
+                self._schedule_run_detail()
         # A run of assets started outside the panel (a magic, nf.materialize): say so, and
         # settle from the store when it ends.
         if event.kind is EventKind.RUN_STARTED:
@@ -241,10 +258,29 @@ class LineagePanel(anywidget.AnyWidget):
     def _reread_run(self) -> None:
         with self._lock:
             self._run_timer = None
-        if self._closed or not self.run.get("run_id"):
+        if self._closed:
             return
         try:
-            self.show_run(str(self.run["run_id"]))
+            with self._lock:
+                due = [run_id for run_id, again in self._live_ids.items() if again]
+                keep = list(self._live_ids)
+            shown = str(self.run.get("run_id") or "")
+            if due or shown:
+                flush = getattr(getattr(self.session, "store", None), "flush", None)
+                if flush is not None:
+                    flush()
+            if due:
+                fresh = {run_id: describe_run(self.session, run_id) for run_id in due}
+                with self._lock:
+                    for run_id, detail in fresh.items():
+                        if run_id in self._live_ids and detail.get("state") not in ("RUNNING", "PENDING"):
+                            self._live_ids[run_id] = False  # ended: this was its last read
+                live = {k: v for k, v in {**self.live_runs, **fresh}.items() if k in keep}
+                self.live_runs = live
+            if shown and shown not in due:
+                self.run = describe_run(self.session, shown)
+            elif shown:
+                self.run = fresh[shown]
         except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
             self.message = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
@@ -353,7 +389,9 @@ class LineagePanel(anywidget.AnyWidget):
     def _on_message(self, _widget: Any, content: Mapping[str, Any], _buffers: Any) -> None:
         action = content.get("action")
         try:
-            if action == "select":
+            if action == "ping":  # the page checks that this kernel is still the one behind it
+                self.send({"pong": content.get("nonce")})
+            elif action == "select":
                 self.selected = str(content.get("name") or "")
                 self._show_details(self.selected)
             elif action == "materialize":

@@ -121,6 +121,45 @@ def test_the_panel_lists_a_flow_run_live_and_shows_its_detail(chain: Any) -> Non
     p.close()
 
 
+def test_a_running_runs_detail_is_pushed_unasked(chain: Any) -> None:
+    # While a cell runs, the kernel reads no message from the page: the detail of a run started
+    # under the panel must already be there when the user clicks it.
+    gate = threading.Event()
+
+    @nf.task
+    def hold() -> int:
+        gate.wait(10)
+        return 1
+
+    @nf.flow
+    def held_flow() -> int:
+        return hold()
+
+    p = LineagePanel(chain, namespace={})
+    worker = threading.Thread(target=held_flow)
+    worker.start()
+    try:
+        wait_for(lambda: any(d.get("name") == "held_flow" and [s["state"] for s in d["steps"]] == ["RUNNING"]
+                             for d in p.live_runs.values()))
+        assert p.run == {}  # nobody asked
+    finally:
+        gate.set()
+        worker.join(10)
+    wait_for(lambda: [d["state"] for d in p.live_runs.values() if d.get("name") == "held_flow"] == ["SUCCEEDED"])
+    (detail,) = [d for d in p.live_runs.values() if d["name"] == "held_flow"]
+    assert detail["steps"][0]["state"] == "SUCCEEDED" and "nbflow-step-hold" in detail["graph"]
+    p.close()
+
+
+def test_the_panel_answers_the_pages_ping(chain: Any) -> None:
+    p = LineagePanel(chain, namespace={})
+    sent: list[Any] = []
+    p.send = sent.append  # type: ignore[method-assign]
+    click(p, action="ping", nonce=7)
+    assert sent == [{"pong": 7}]
+    p.close()
+
+
 def test_panel_runs_come_from_the_store_and_its_own_clicks(chain: Any) -> None:
     nf.materialize("raw")
     p = LineagePanel(chain, namespace={})

@@ -438,14 +438,22 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     def key_strings(self, now: dt.datetime | None = None,
                     dynamic: DynamicSource | None = None) -> list[str]:
-        keys = self.keys(now)
+        # Keys never change once they exist, only more come (an open end): the strings made
+        # so far are kept and extended, so a status of 100,000 partitions formats them once.
+        n = self._count(now)
+        made = self.__dict__.setdefault("_strings", [])
+        if len(made) < n:
+            made.extend(self._strings_between(len(made), n))
+        return made[:n]
+
+    def _strings_between(self, lo: int, hi: int) -> list[str]:
         if self._iso:
-            return [k.isoformat() for k in keys]
+            return [k.isoformat() for k in self._keys_between(lo, hi)]
         fast = self._split_fmt()
         if fast is not None:
-            return self._fast_strings(0, len(keys), *fast)
+            return self._fast_strings(lo, hi, *fast)
         fmt = self.fmt
-        return [k.strftime(fmt) for k in keys]
+        return [k.strftime(fmt) for k in self._keys_between(lo, hi)]
 
     def _split_fmt(self) -> tuple[str, str] | None:
         """``fmt`` as (date part, time part) when keys can be formatted a day at a time."""

@@ -209,12 +209,14 @@ class SensorSource(TickSource):
         run_id = self.session.new_run_id()
         deployment = r.deployment or (None if r.target else s.deployment)
         target = r.target or (None if r.deployment else s.target)
-        if r.partition is not None:
-            raise NbflowError(f"Sensor {s.name!r} requested partition {r.partition!r}, but "
-                              "partitioned run requests are not supported yet; request the "
-                              "unpartitioned target.")
         tags = {**dict(r.tags), "trigger": "sensor", "sensor": s.name, "run_key": r.run_key,
                 **owner_tags()}
+        if r.partition is not None:
+            if deployment is not None:
+                raise NbflowError(f"Sensor {s.name!r} requested partition {r.partition!r} of "
+                                  f"deployment {deployment!r}; a deployment takes parameters, "
+                                  "not partitions: pass RunRequest(parameters={...}).")
+            tags["partition"] = str(r.partition)
         if deployment is not None:
             from nbflow.deployments.definition import plain
             from nbflow.deployments.runs import output_path
@@ -229,7 +231,17 @@ class SensorSource(TickSource):
         elif target is not None:
             from nbflow.session.session import select_names
 
-            select_names(self.session.registry.graph(), target)  # a bad selection fails the tick
+            graph = self.session.registry.graph()
+            names = select_names(graph, target)  # a bad selection fails the tick
+            if r.partition is not None:  # so does a partition key its assets do not have
+                from nbflow.engine.partitioned import plan_partitions
+                from nbflow.session.partitions import dynamic_source
+
+                if all(graph.specs[n].partitions is None for n in names):
+                    raise NbflowError(f"Sensor {s.name!r} requested partition {r.partition!r} of "
+                                      f"{target!r}, which is not partitioned; leave partition= out.")
+                plan_partitions(graph, names, [str(r.partition)],
+                                dynamic=dynamic_source(self.session.store))
             fields = {"kind": "assets", "name": target, "selection": target,
                       "parameters": dict(r.parameters), "tags": tags}
         else:
@@ -255,16 +267,17 @@ class SensorSource(TickSource):
                 continue
             with self._lock:
                 self._queued.pop(q.run_id, None)
-                self._running[q.run_id] = self._pool.submit(self._materialize, q.run_id, q.selection or "")
+                self._running[q.run_id] = self._pool.submit(self._materialize, q.run_id, q.selection or "",
+                                                            q.tags.get("partition"))
             started.append(q.run_id)
             free -= 1
         return started
 
-    def _materialize(self, run_id: str, selection: str) -> None:
+    def _materialize(self, run_id: str, selection: str, partition: str | None = None) -> None:
         try:
             # A request is the sensor's word that something outside changed: the run builds its
             # targets even when their code and inputs look fresh (as a Dagster RunRequest does).
-            self.session.materialize(selection, run_id=run_id, force=True)
+            self.session.materialize(selection, run_id=run_id, force=True, partition=partition)
         except Exception:  # noqa: BLE001, S110 - the run's own record carries its failure
             pass
         finally:

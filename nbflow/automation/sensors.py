@@ -54,7 +54,7 @@ class RunRequest:
     """What a sensor asks to run: its target (the sensor's, unless ``target`` or ``deployment``
     is given here). ``run_key`` makes the request exactly-once per sensor across restarts and
     daemons; ``parameters`` go to a deployment (and are recorded on an asset run); ``partition``
-    is reserved for partitioned assets."""
+    (a key of the target's partitioned assets, e.g. ``"2026-01-05"``) runs only that one."""
 
     run_key: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)

@@ -49,16 +49,16 @@ def fresh_store_url(url: str | None) -> Iterator[tuple[str, Path]]:
 
 
 def record_throughput(url: str, n: int) -> float:
-    from nbflow.core.events import Event, EventKind
+    from nbflow.core.events import Event, EventKind, RunStarted, StepFinished
     from nbflow.core.states import State
     from nbflow.store.sql import SqlStore
 
     store = SqlStore(url)
-    store.record(Event(EventKind.RUN_STARTED, "bench", data={"kind": "assets"}))
+    store.record(Event(EventKind.RUN_STARTED, "bench", data=RunStarted(kind="assets")))
     store.flush()
     t = time.perf_counter()
     for i in range(n):
-        store.record(Event(EventKind.STEP_FINISHED, "bench", f"a{i}", State.SUCCEEDED, {"attempt": 1}))
+        store.record(Event(EventKind.STEP_FINISHED, "bench", f"a{i}", State.SUCCEEDED, StepFinished(attempt=1)))
     store.flush()
     elapsed = time.perf_counter() - t
     assert len(store.events("bench")) == n + 1

@@ -33,7 +33,7 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     from nbflow.automation.sensor_source import SensorSource, SensorTick
     from nbflow.automation.sensors import default_sensors
     from nbflow.cli.assets import load_definitions
-    from nbflow.core.events import Event, EventKind
+    from nbflow.core.events import Event, RunFinished, RunStarted
     from nbflow.deployments.kernels import KernelPool
     from nbflow.session import get_session
 
@@ -52,11 +52,12 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     names: dict[str, str] = {}
 
     def log(e: Event) -> None:
-        if e.kind is EventKind.RUN_STARTED and e.data.get("kind") == "deployment":
-            names[e.run_id] = str(e.data.get("name"))
+        p = e.data
+        if isinstance(p, RunStarted) and p.kind == "deployment":
+            names[e.run_id] = str(p.name)
             console.print(f"{when_now()} started  {names[e.run_id]} run {e.run_id}")
-        elif e.kind is EventKind.RUN_FINISHED and e.run_id in names:
-            extra = f": {e.data.get('error')}" if e.data.get("error") else ""
+        elif isinstance(p, RunFinished) and e.run_id in names:
+            extra = f": {p.error}" if p.error else ""
             console.print(f"{when_now()} {styled(e.state)} {names.pop(e.run_id)} run {e.run_id}{extra}")
 
     def on_error(source: str, exc: BaseException, pause: float) -> None:

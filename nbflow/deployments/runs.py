@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, LogLine, RunFinished, RunStarted
 from nbflow.core.states import State
 from nbflow.deployments.execute import ExecutionRequest, ExecutionResult, execute_notebook
 from nbflow.engine.retry import Clock, attempt_loop
@@ -139,9 +139,9 @@ def execute_claimed(
 
     execute = execute or executor_for(dep)
     out = output_path(session, dep.name, run_id)
-    session.emit(Event(EventKind.RUN_STARTED, run_id, data={
-        "kind": "deployment", "name": dep.name, "deployment": dep.name,
-        "scheduled_at": scheduled_at, "parameters": plain(values), "output_path": str(out)}))
+    session.emit(Event(EventKind.RUN_STARTED, run_id, data=RunStarted(
+        kind="deployment", name=dep.name, deployment=dep.name, scheduled_at=scheduled_at,
+        parameters=plain(values), output_path=str(out))))
     attempt = 1
 
     def run_once(n: int) -> ExecutionResult:
@@ -163,9 +163,9 @@ def execute_claimed(
         nonlocal attempt
         if out.exists():  # keep every attempt's notebook
             out.replace(out.with_name(f"{run_id}.attempt{n}.ipynb"))
-        session.emit(Event(EventKind.LOG, run_id, data={
-            "level": "warning", "attempt": n, "error": str(error),
-            "message": f"Attempt {n} failed ({error}); retrying in {delay:g} s."}))
+        session.emit(Event(EventKind.LOG, run_id, data=LogLine(
+            level="warning", attempt=n, error=str(error),
+            message=f"Attempt {n} failed ({error}); retrying in {delay:g} s.")))
         attempt = n + 1
         ds.set_attempt(run_id, attempt)
 
@@ -181,14 +181,15 @@ def execute_claimed(
                                      None, "RunCancelled", "cancelled", cancelled=True)
     except BaseException as exc:
         session.emit(Event(EventKind.RUN_FINISHED, run_id, state=State.CANCELLED,
-                           data={"error": f"{type(exc).__name__}: {exc}", "output_path": str(out)}))
+                           data=RunFinished(error=f"{type(exc).__name__}: {exc}",
+                                            output_path=str(out))))
         session.store.flush()
         raise
     state = State.SUCCEEDED if result.ok else State.CANCELLED if result.cancelled else State.FAILED
-    session.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data={
-        "error": result.error, "output_path": result.output_path, "cell_index": result.cell_index,
-        "exception": result.exception, "message": result.message, "attempt": attempt,
-        "duration": result.duration, "timed_out": result.timed_out, "html_path": result.html_path}))
+    session.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data=RunFinished(
+        error=result.error, output_path=result.output_path, cell_index=result.cell_index,
+        exception=result.exception, message=result.message, attempt=attempt,
+        duration=result.duration, timed_out=result.timed_out, html_path=result.html_path)))
     session.store.flush()
     return session.get_run(run_id)
 
@@ -221,8 +222,9 @@ def interrupt_cancels(cancel: threading.Event) -> Iterator[threading.Event]:
 def failure(session: Session, run_id: str) -> dict[str, Any]:
     """The failing cell index, exception name and message of a finished deployment run."""
     for e in reversed(session.store.events(run_id)):
-        if e.kind is EventKind.RUN_FINISHED:
-            return {k: e.data.get(k) for k in ("cell_index", "exception", "message", "timed_out")}
+        if isinstance(p := e.data, RunFinished):
+            return {"cell_index": p.cell_index, "exception": p.exception, "message": p.message,
+                    "timed_out": p.timed_out}
     return {}
 
 

@@ -12,7 +12,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    CheckEvaluated,
+    Event,
+    EventKind,
+    Materialized,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+)
 from nbflow.core.freshness import stale_reason
 from nbflow.core.graph import Graph
 from nbflow.core.records import MaterializationRecord
@@ -38,8 +46,11 @@ class StepOutput:
     data_version: str
     metadata: dict[str, Any]
     duration: float
-    checks: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[CheckEvaluated] = field(default_factory=list)
     value: Any = None
+
+
+_CACHED = StepFinished()  # a fresh step's STEP_FINISHED carries nothing (immutable: shared)
 
 
 class StepFailure(Exception):
@@ -104,7 +115,7 @@ def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
             passed, message = bool(c.fn(value)), None
         except Exception as exc:  # noqa: BLE001 - a check that raises fails
             passed, message = False, f"{type(exc).__name__}: {exc}"
-        checks.append({"name": c.name, "passed": passed, "severity": c.severity, "message": message})
+        checks.append(CheckEvaluated(name=c.name, passed=passed, severity=c.severity, message=message))
     meta = {**spec.metadata, **stored.metadata}
     return StepOutput(stored.uri, stored.data_version, meta, time.perf_counter() - started, checks,
                       value if keep_value else None)
@@ -147,9 +158,9 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
     attempts: dict[str, int] = {}
     delayed: list[tuple[float, int, str]] = []  # (due on the monotonic clock, order, step)
 
-    def finish(name: str, state: State, **data: Any) -> None:
+    def finish(name: str, state: State, payload: StepFinished) -> None:
         # Iterative, so a failure at the top of a 10,000-step chain skips it without recursion.
-        todo = [(name, state, data)]
+        todo = [(name, state, payload)]
         states[name] = state
         while todo:
             n, st, dt = todo.pop()
@@ -164,7 +175,8 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
                         errors[d] = {"message": f"Skipped: upstream {blocker!r} did not succeed.",
                                      "traceback": "", "blocked_by": blocker}
                         states[d] = State.SKIPPED
-                        todo.append((d, State.SKIPPED, {"error": f"upstream {blocker!r} did not succeed"}))
+                        todo.append((d, State.SKIPPED,
+                                     StepFinished(error=f"upstream {blocker!r} did not succeed")))
                 elif waiting[d] == 0 and d not in states:
                     ready.append(d)
             for u in graph.upstream[n]:  # drop values nobody needs any more
@@ -181,7 +193,7 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
             msg = (f"Asset {name!r} needs {missing[0]!r}, which has never been materialised; "
                    f"select it too (e.g. '+{name}').")
             errors[name] = {"message": msg, "traceback": ""}
-            finish(name, State.FAILED, error=msg)
+            finish(name, State.FAILED, StepFinished(error=msg))
             return
         cv = code_version(spec.fn, declared=spec.code_version, source=spec.source)
         inputs_v = {u: current[u] for u in ups}
@@ -190,11 +202,11 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
                 and stale_reason(cv, prev.code_version, prev.input_versions, inputs_v) is None
                 and value_problem(io_manager(prev.io, base), prev.uri, prev.data_version) is None):
             current[name] = prev.data_version
-            finish(name, State.CACHED)
+            finish(name, State.CACHED, _CACHED)
             return
         attempt = attempts[name] = attempts.get(name, 0) + 1
         emit(Event(EventKind.STEP_STARTED, run_id, name, State.RUNNING,
-                   {"attempt": attempt, "kind": "asset", "upstream": list(ups)}))
+                   StepStarted(attempt=attempt, kind="asset", upstream=list(ups))))
         inputs = {p: (values[u] if (u in values and not remote) else uris[u])
                   for p, u in graph.inputs[name].items()}
         fut = executor.submit(execute_asset, spec, inputs, base, not remote)
@@ -216,21 +228,21 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         uris[name] = Ref(out.uri, spec.io, out.data_version)
         if not remote and (consumers.get(name) or name in keep):
             values[name] = out.value
-        emit(Event(EventKind.MATERIALIZATION, run_id, name, None, {
-            "code_version": cv, "data_version": out.data_version, "input_versions": inputs_v,
-            "metadata": out.metadata, "uri": out.uri, "io": spec.io, "duration": out.duration}))
+        emit(Event(EventKind.MATERIALIZATION, run_id, name, None, Materialized(
+            code_version=cv, data_version=out.data_version, input_versions=inputs_v,
+            metadata=out.metadata, uri=out.uri, io=spec.io, duration=out.duration)))
         blocking = None
         for c in out.checks:
             emit(Event(EventKind.CHECK, run_id, name, None, c))
-            if not c["passed"] and c["severity"] == "error" and blocking is None:
+            if not c.passed and c.severity == "error" and blocking is None:
                 blocking = c
         if blocking is not None:
-            msg = f"Check {blocking['name']!r} failed" + (f": {blocking['message']}" if blocking["message"] else ".")
-            errors[name] = {"message": msg, "traceback": "", "check": blocking["name"]}
-            finish(name, State.FAILED, error=msg, attempt=attempt, duration=out.duration,
-                   check=blocking["name"])
+            msg = f"Check {blocking.name!r} failed" + (f": {blocking.message}" if blocking.message else ".")
+            errors[name] = {"message": msg, "traceback": "", "check": str(blocking.name)}
+            finish(name, State.FAILED, StepFinished(error=msg, attempt=attempt,
+                                                    duration=out.duration, check=blocking.name))
             return
-        finish(name, State.SUCCEEDED, attempt=attempt, duration=out.duration)
+        finish(name, State.SUCCEEDED, StepFinished(attempt=attempt, duration=out.duration))
 
     def fail(name: str, attempt: int, message: str, tb: str, error: BaseException) -> None:
         policy = spec_of[name].retry
@@ -243,14 +255,14 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         if again:
             delay = policy.delay(attempt)
             emit(Event(EventKind.STEP_RETRYING, run_id, name, State.RETRYING,
-                       {"attempt": attempt, "error": message, "delay": delay}))
+                       StepRetrying(attempt=attempt, error=message, delay=delay)))
             if delay > 0:
                 heapq.heappush(delayed, (time.monotonic() + delay, len(delayed), name))
             else:
                 ready.append(name)
             return
         errors[name] = {"message": message, "traceback": tb}
-        finish(name, State.FAILED, error=message, traceback=tb, attempt=attempt)
+        finish(name, State.FAILED, StepFinished(error=message, traceback=tb, attempt=attempt))
 
     while ready or running or delayed:
         while delayed and delayed[0][0] <= time.monotonic():
@@ -280,5 +292,5 @@ def run_assets(graph: Graph, selected: list[str], *, run_id: str, emit: Callable
         if name not in states:
             states[name] = State.CANCELLED
             emit(Event(EventKind.STEP_FINISHED, run_id, name, State.CANCELLED,
-                       {"error": "the run was cancelled"}))
+                       StepFinished(error="the run was cancelled")))
     return AssetRun(states, errors, values, current)

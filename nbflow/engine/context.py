@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, LogLine
 
 if TYPE_CHECKING:
     from nbflow.engine.scope import RunScope
@@ -131,8 +131,8 @@ class _EventHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - a record whose message cannot be formatted still logs
             message = str(record.msg)
         scope.emit(Event(EventKind.LOG, scope.run_id, None if step is None else step.step,
-                         data={"level": record.levelname, "message": message,
-                               "logger": record.name}, ts=record.created))
+                         data=LogLine(level=record.levelname, message=message,
+                                      logger=record.name), ts=record.created))
 
 
 _LOGGER_NAME = "nbflow.run"

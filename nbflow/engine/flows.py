@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, LogLine
 from nbflow.core.states import State
 from nbflow.core.tasks import FlowSpec
 from nbflow.engine.context import _scope, _step, current_scope
@@ -37,9 +37,9 @@ def run_flow(spec: FlowSpec, signature: inspect.Signature, params: dict[str, Any
     try:
         value, attempts = attempt_loop(
             lambda n: _attempt(spec, signature, scope, params), spec.retry,
-            on_retry=lambda n, e, delay: scope.emit(Event(EventKind.LOG, scope.run_id, data={
-                "level": "WARNING", "message": f"Flow attempt {n} failed ({describe(e)}); "
-                f"retrying in {delay:g} s."})),
+            on_retry=lambda n, e, delay: scope.emit(Event(EventKind.LOG, scope.run_id, data=LogLine(
+                level="WARNING", message=f"Flow attempt {n} failed ({describe(e)}); "
+                f"retrying in {delay:g} s."))),
             clock=scope.clock, cancel=scope.cancel)
         state = State.SUCCEEDED
     except RunCancelled as e:

@@ -27,7 +27,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    Event,
+    EventKind,
+    Materialized,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+)
 from nbflow.core.freshness import stale_reason
 from nbflow.core.graph import Graph
 from nbflow.core.partition_mappings import IdentityMapping, upstream_partitions
@@ -237,14 +244,14 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
             versions[asset] = code_version(spec.fn, declared=spec.code_version, source=spec.source)
         return versions[asset]
 
-    def finish(sid: str, state: State, **data: Any) -> None:
-        todo = [(sid, state, data)]
+    def finish(sid: str, state: State, error: str | None = None, **detail: Any) -> None:
+        todo: list[tuple[str, State, str | None, dict[str, Any]]] = [(sid, state, error, detail)]
         states[sid] = state
         while todo:
-            n, st, dt = todo.pop()
+            n, st, why, dt = todo.pop()
             node = plan.nodes[n]
             emit(Event(EventKind.STEP_FINISHED, run_id, n, st,
-                       {**dt, "asset": node.asset, "partition": node.text}))
+                       StepFinished(error=why, asset=node.asset, partition=node.text, **dt)))
             for d in downstream[n]:
                 waiting[d] -= 1
                 if st not in (State.SUCCEEDED, State.CACHED):
@@ -254,7 +261,7 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
                                      "traceback": "", "blocked_by": blocker}
                         states[d] = State.SKIPPED
                         todo.append((d, State.SKIPPED,
-                                     {"error": f"upstream {blocker!r} did not succeed"}))
+                                     f"upstream {blocker!r} did not succeed", {}))
                 elif waiting[d] == 0 and d not in states:
                     ready.append(d)
             for u in plan.deps[n]:
@@ -290,8 +297,8 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
             return
         attempt = attempts[sid] = attempts.get(sid, 0) + 1
         emit(Event(EventKind.STEP_STARTED, run_id, sid, State.RUNNING,
-                   {"attempt": attempt, "kind": "asset", "upstream": list(needs),
-                    "asset": node.asset, "partition": node.text}))
+                   StepStarted(attempt=attempt, kind="asset", upstream=list(needs),
+                               asset=node.asset, partition=node.text)))
         inputs: dict[str, Any] = {}
         for p, ids in plan.inputs[sid].items():
             if isinstance(ids, dict):
@@ -320,21 +327,21 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
         refs[sid] = Ref(out.uri, spec.io, out.data_version)
         if not remote and (consumers.get(sid) or sid in keep_set or node.asset in asset_keep):
             values[sid] = out.value
-        emit(Event(EventKind.MATERIALIZATION, run_id, sid, None, {
-            "code_version": cv, "data_version": out.data_version, "input_versions": inputs_v,
-            "metadata": out.metadata, "uri": out.uri, "io": spec.io, "duration": out.duration,
-            "asset": node.asset, "partition": node.text}))
+        emit(Event(EventKind.MATERIALIZATION, run_id, sid, None, Materialized(
+            code_version=cv, data_version=out.data_version, input_versions=inputs_v,
+            metadata=out.metadata, uri=out.uri, io=spec.io, duration=out.duration,
+            asset=node.asset, partition=node.text)))
         blocking = None
         for c in out.checks:
             emit(Event(EventKind.CHECK, run_id, sid, None, c))
-            if not c["passed"] and c["severity"] == "error" and blocking is None:
+            if not c.passed and c.severity == "error" and blocking is None:
                 blocking = c
         if blocking is not None:
-            msg = f"Check {blocking['name']!r} failed" + (
-                f": {blocking['message']}" if blocking["message"] else ".")
-            errors[sid] = {"message": msg, "traceback": "", "check": blocking["name"]}
+            msg = f"Check {blocking.name!r} failed" + (
+                f": {blocking.message}" if blocking.message else ".")
+            errors[sid] = {"message": msg, "traceback": "", "check": str(blocking.name)}
             finish(sid, State.FAILED, error=msg, attempt=attempt, duration=out.duration,
-                   check=blocking["name"])
+                   check=blocking.name)
             return
         finish(sid, State.SUCCEEDED, attempt=attempt, duration=out.duration)
 
@@ -350,7 +357,7 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
         if again:
             delay = policy.delay(attempt)
             emit(Event(EventKind.STEP_RETRYING, run_id, sid, State.RETRYING,
-                       {"attempt": attempt, "error": message, "delay": delay}))
+                       StepRetrying(attempt=attempt, error=message, delay=delay)))
             if delay > 0:
                 heapq.heappush(delayed, (time.monotonic() + delay, len(delayed), sid))
             else:
@@ -388,8 +395,8 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
             states[sid] = State.CANCELLED
             node = plan.nodes[sid]
             emit(Event(EventKind.STEP_FINISHED, run_id, sid, State.CANCELLED,
-                       {"error": "the run was cancelled", "asset": node.asset,
-                        "partition": node.text}))
+                       StepFinished(error="the run was cancelled", asset=node.asset,
+                                    partition=node.text)))
     return AssetRun(states, errors, values, current)
 
 

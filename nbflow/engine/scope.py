@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.codec import preview
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunFinished, RunStarted
 from nbflow.core.states import State
 from nbflow.engine.retry import Clock
 
@@ -65,17 +65,13 @@ class RunScope:
 
     # ------------------------------------------------------------------ events
     def start(self, tags: Mapping[str, Any] | None = None) -> None:
-        data: dict[str, Any] = {"kind": self.kind, "name": self.name,
-                                "parameters": jsonable(self.parameters)}
-        if self.parent_run_id:
-            data["parent_run_id"] = self.parent_run_id
-        if tags:
-            data["tags"] = dict(tags)
-        self.emit(Event(EventKind.RUN_STARTED, self.run_id, data=data))
+        self.emit(Event(EventKind.RUN_STARTED, self.run_id, data=RunStarted(
+            kind=self.kind, name=self.name, parameters=jsonable(self.parameters),
+            parent_run_id=self.parent_run_id or None, tags=dict(tags) if tags else None)))
 
     def finish(self, state: State, error: str | None = None) -> None:
         self.emit(Event(EventKind.RUN_FINISHED, self.run_id, state=state,
-                        data={"error": error} if error else {}))
+                        data=RunFinished(error=error or None)))
 
     def flush(self) -> None:
         """Block until every event of the run is committed."""

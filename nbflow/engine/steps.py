@@ -11,7 +11,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, StepFinished, StepRetrying, StepStarted
 from nbflow.core.states import State
 from nbflow.core.tasks import CacheEntry, TaskSpec
 from nbflow.engine.caching import cache_key, dumps_result, expires_at, loads_result
@@ -79,14 +79,15 @@ def run_step(scope: RunScope, call: Call, step: str, *, refresh: bool = False,
     spec = call.spec
     emit = scope.emit
     run_id = scope.run_id
-    base: dict[str, Any] = {"kind": "task", "task": spec.name}
+    task = spec.name
+    upstream_steps: list[str] | None = None
 
     if has_futures(call.args, call.kwargs):
         upstream: list[TaskFuture] = []
         find_futures(call.args, upstream)
         find_futures(call.kwargs, upstream)
         if upstream:
-            base["upstream"] = list(dict.fromkeys(f.step for f in upstream))
+            upstream_steps = list(dict.fromkeys(f.step for f in upstream))
             for f in upstream:
                 out = f.outcome()
                 if not out.ok:
@@ -94,15 +95,16 @@ def run_step(scope: RunScope, call: Call, step: str, *, refresh: bool = False,
                         f"Step {step!r} did not run: its input from step {f.step!r} ended "
                         f"{out.state.value}" + (f" ({describe(out.error)})" if out.error else "")
                         + ".", step=step, run_id=run_id)
-                    emit(Event(_FINISHED, run_id, step, State.SKIPPED,
-                               {**base, "attempt": 0, "error": str(error)}))
+                    emit(Event(_FINISHED, run_id, step, State.SKIPPED, StepFinished(
+                        attempt=0, kind="task", task=task, upstream=upstream_steps,
+                        error=str(error))))
                     return Outcome(State.SKIPPED, error=error, run_id=run_id, step=step)
             call = call.resolved()
 
     if scope.cancel.is_set():
         cancelled = RunCancelled(f"Step {step!r} did not start: run {run_id} was cancelled.")
-        emit(Event(_FINISHED, run_id, step, State.CANCELLED, {**base, "attempt": 0,
-                                                                "error": str(cancelled)}))
+        emit(Event(_FINISHED, run_id, step, State.CANCELLED, StepFinished(
+            attempt=0, kind="task", task=task, upstream=upstream_steps, error=str(cancelled))))
         return Outcome(State.CANCELLED, error=cancelled, run_id=run_id, step=step)
 
     try:
@@ -113,8 +115,9 @@ def run_step(scope: RunScope, call: Call, step: str, *, refresh: bool = False,
                 hit = _cached(scope, key)
                 if hit is not None:
                     value, entry = hit
-                    emit(Event(_FINISHED, run_id, step, State.CACHED,
-                               {**base, "attempt": 0, "cached_from": entry.run_id}))
+                    emit(Event(_FINISHED, run_id, step, State.CACHED, StepFinished(
+                        attempt=0, kind="task", task=task, upstream=upstream_steps,
+                        cached_from=entry.run_id)))
                     return Outcome(State.CACHED, value, run_id=run_id, step=step)
         slots: list[int] = []
         held = _held_tags()
@@ -130,10 +133,11 @@ def run_step(scope: RunScope, call: Call, step: str, *, refresh: bool = False,
                 held |= taken
     except Exception as e:  # noqa: BLE001 - the store failed or the run was cancelled meanwhile
         state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
-        emit(Event(_FINISHED, run_id, step, state, {**base, "attempt": 0, "error": describe(e)}))
+        emit(Event(_FINISHED, run_id, step, state, StepFinished(
+            attempt=0, kind="task", task=task, upstream=upstream_steps, error=describe(e))))
         return Outcome(state, error=e, run_id=run_id, step=step)
     try:
-        return _attempts(scope, call, step, base, key, future)
+        return _attempts(scope, call, step, upstream_steps, key, future)
     finally:
         if slots:
             held -= taken
@@ -174,9 +178,10 @@ def _lookup_key(call: Call, step: str) -> str | None:
         return None
 
 
-def _attempts(scope: RunScope, call: Call, step: str, base: dict[str, Any], key: str | None,
-              future: TaskFuture | None) -> Outcome:
+def _attempts(scope: RunScope, call: Call, step: str, upstream: list[str] | None,
+              key: str | None, future: TaskFuture | None) -> Outcome:
     spec = call.spec
+    task = spec.name
     args, kwargs = call.args, call.kwargs
     emit = scope.emit
     run_id = scope.run_id
@@ -184,7 +189,8 @@ def _attempts(scope: RunScope, call: Call, step: str, base: dict[str, Any], key:
     started = time.perf_counter()
 
     def attempt(n: int) -> Any:
-        emit(Event(_STARTED, run_id, step, State.RUNNING, {**base, "attempt": n}))
+        emit(Event(_STARTED, run_id, step, State.RUNNING,
+                   StepStarted(attempt=n, kind="task", task=task, upstream=upstream)))
         if future is not None:
             future._set_state(State.RUNNING)
         token = _step.set(StepContext(scope, step, spec.name, n, spec.fn, args, kwargs))
@@ -196,8 +202,9 @@ def _attempts(scope: RunScope, call: Call, step: str, base: dict[str, Any], key:
             _step.reset(token)
 
     def on_retry(n: int, error: BaseException, delay: float) -> None:
-        emit(Event(_RETRYING, run_id, step, State.RETRYING,
-                   {**base, "attempt": n, "error": describe(error), "delay": round(delay, 6)}))
+        emit(Event(_RETRYING, run_id, step, State.RETRYING, StepRetrying(
+            attempt=n, error=describe(error), delay=round(delay, 6), kind="task", task=task,
+            upstream=upstream)))
         if future is not None:
             future._set_state(State.RETRYING)
 
@@ -207,17 +214,18 @@ def _attempts(scope: RunScope, call: Call, step: str, base: dict[str, Any], key:
     except Exception as e:  # noqa: BLE001 - any error fails the step
         n = getattr(e, "nbflow_attempts", 1)
         state = State.CANCELLED if isinstance(e, RunCancelled) else State.FAILED
-        emit(Event(_FINISHED, run_id, step, state, {
-            **base, "attempt": n, "error": describe(e),
-            "duration": round(time.perf_counter() - started, 6)}))
+        emit(Event(_FINISHED, run_id, step, state, StepFinished(
+            attempt=n, kind="task", task=task, upstream=upstream, error=describe(e),
+            duration=round(time.perf_counter() - started, 6))))
         return Outcome(state, error=e, run_id=run_id, step=step, attempts=n)
     except BaseException as e:  # KeyboardInterrupt: record it, then let it stop the caller
         scope.cancel.set()
-        emit(Event(_FINISHED, run_id, step, State.CANCELLED,
-                   {**base, "error": describe(e) or "interrupted"}))
+        emit(Event(_FINISHED, run_id, step, State.CANCELLED, StepFinished(
+            kind="task", task=task, upstream=upstream, error=describe(e) or "interrupted")))
         raise
-    emit(Event(_FINISHED, run_id, step, State.SUCCEEDED, {
-        **base, "attempt": n, "duration": round(time.perf_counter() - started, 6)}))
+    emit(Event(_FINISHED, run_id, step, State.SUCCEEDED, StepFinished(
+        attempt=n, kind="task", task=task, upstream=upstream,
+        duration=round(time.perf_counter() - started, 6))))
     if key is not None or spec.persist:
         _save(scope, spec, step, key, value)
     return Outcome(State.SUCCEEDED, value, run_id=run_id, step=step, attempts=n)

@@ -30,13 +30,13 @@ def run_cell_task(name: str, source: str, *, namespace: dict[str, Any], filename
                         require_value=False)
     task = Task(make_task(made.fn, name=name, retries=retries, cache=cache, cache_ttl=cache_ttl,
                           source=source, description="%%task cell"))
-    from nbflow.core.events import EventKind
+    from nbflow.core.events import StepRetrying
     from nbflow.session import get_session
 
     def show_retry(e: Any) -> None:
-        if e.kind is EventKind.STEP_RETRYING and e.data.get("task") == name:
-            delay = e.data.get("delay")
-            print(f"Attempt {e.data.get('attempt')} of {retries + 1} failed: {e.data.get('error')}; "
+        if isinstance(p := e.data, StepRetrying) and p.task == name:
+            delay = p.delay
+            print(f"Attempt {p.attempt} of {retries + 1} failed: {p.error}; "
                   f"retrying" + (f" in {delay:g} s." if delay else "."))
 
     unsubscribe = get_session().hooks.subscribe(show_retry)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunStarted, StepRetrying
 from nbflow.core.states import TERMINAL
 
 _REDRAW = 0.25
@@ -36,14 +36,13 @@ class Progress:
     def on_event(self, e: Event) -> None:
         if self._run_id is None and e.kind is EventKind.RUN_STARTED:
             self._run_id = e.run_id
-            self.total = len(e.data.get("steps") or ())
+            self.total = len(e.data.steps or ()) if isinstance(e.data, RunStarted) else 0
         if e.run_id != self._run_id or e.step is None:
             return
         if e.kind is EventKind.STEP_STARTED:
             self.running.append(e.step)
-        elif e.kind is EventKind.STEP_RETRYING:
-            self.retries.append(f"{e.step} attempt {e.data.get('attempt')} failed: "
-                                f"{e.data.get('error')}")
+        elif isinstance(p := e.data, StepRetrying):
+            self.retries.append(f"{e.step} attempt {p.attempt} failed: {p.error}")
         elif e.kind is EventKind.STEP_FINISHED and e.state in TERMINAL:
             self.done += 1
             if e.step in self.running:

@@ -29,7 +29,7 @@ def _message(stored: Any) -> str:
     e = stored.event
     data = {"id": stored.id, "kind": str(e.kind), "run_id": e.run_id, "step": e.step,
             "state": None if e.state is None else str(e.state), "time": iso(e.ts),
-            "data": e.data or {}}
+            "data": e.to_data()}
     return f"id: {stored.id}\nevent: {e.kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
 

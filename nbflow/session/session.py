@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind, Hooks
+from nbflow.core.events import Event, EventKind, Hooks, RunFinished, RunStarted
 from nbflow.core.freshness import Failure, Verdict, verdict
 from nbflow.core.graph import Graph
 from nbflow.core.records import AssetStatus, MaterializationRecord, RunRecord
@@ -138,11 +138,11 @@ class Session:
                 if owned:
                     ex.shutdown(wait=True)
                 raise
-        self.emit(Event(EventKind.RUN_STARTED, run_id, data={
-            "kind": "assets", "name": label, "selection": label,
-            "steps": names if plan is None else plan.steps,
-            "parent_run_id": os.environ.get("NBFLOW_RUN_ID"),
-            **({} if chosen is None else {"partitions": _partition_text(chosen)})}))
+        self.emit(Event(EventKind.RUN_STARTED, run_id, data=RunStarted(
+            kind="assets", name=label, selection=label,
+            steps=names if plan is None else plan.steps,
+            parent_run_id=os.environ.get("NBFLOW_RUN_ID"),
+            partitions=None if chosen is None else _partition_text(chosen))))
         try:
             if plan is not None:
                 from nbflow.engine.partitioned import run_plan
@@ -161,7 +161,7 @@ class Session:
         except BaseException as exc:
             state = State.CANCELLED if isinstance(exc, KeyboardInterrupt) else State.FAILED
             self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state,
-                            data={"error": f"{type(exc).__name__}: {exc}"}))
+                            data=RunFinished(error=f"{type(exc).__name__}: {exc}")))
             store.flush()
             raise
         finally:
@@ -169,8 +169,8 @@ class Session:
                 ex.shutdown(wait=True)
         state = run_state(list(outcome.states.values()))
         failed = [n for n, s in outcome.states.items() if s is State.FAILED]
-        self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data={
-            "error": (f"{len(failed)} step(s) failed: {', '.join(failed[:5])}" if failed else None)}))
+        self.emit(Event(EventKind.RUN_FINISHED, run_id, state=state, data=RunFinished(
+            error=f"{len(failed)} step(s) failed: {', '.join(failed[:5])}" if failed else None)))
         store.flush()
         return MaterializeResult(run_id=run_id, state=state, states=outcome.states,
                                  errors=outcome.errors, values=outcome.values,

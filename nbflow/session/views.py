@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from nbflow.core.codec import preview
-from nbflow.core.events import EventKind
+from nbflow.core.events import LogLine
 from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord
 
 if TYPE_CHECKING:
@@ -229,9 +229,9 @@ def run_view(session: Session, run_id: str) -> RunView:
     r = session.get_run(run_id)
     store = session.store
     logs: list[LogView] = [
-        {"time": iso(e.ts) or "", "step": e.step, "level": str(e.data.get("level", "")),
-         "message": str(e.data.get("message", ""))}
-        for e in store.events(r.run_id) if e.kind is EventKind.LOG]
+        {"time": iso(e.ts) or "", "step": e.step, "level": "" if p.level is None else str(p.level),
+         "message": str(p.message)}
+        for e in store.events(r.run_id) if isinstance(p := e.data, LogLine)]
     view: RunView = {
         **run_summary(r),  # type: ignore[typeddict-item]
         "selection": r.selection, "parameters": json_safe(dict(r.parameters)),

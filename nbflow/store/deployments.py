@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from nbflow.core.events import EventKind
+from nbflow.core.events import EventKind, RunFinished
 from nbflow.core.states import State
 from nbflow.errors import StoreError
 from nbflow.store.schema import deployments, events, runs, ticks
@@ -237,7 +237,7 @@ class DeploymentStore:
             if done:
                 conn.execute(events.insert().values(
                     run_id=run_id, kind=str(EventKind.RUN_FINISHED), step=None, state=str(state),
-                    ts=now, data={"error": error}))
+                    ts=now, data=RunFinished(error=error).to_data() or None))
         return bool(done)
 
     def last_runs(self) -> dict[str, tuple[str, float | None, str]]:

@@ -20,7 +20,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    Event,
+    EventKind,
+    Materialized,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+    payload_from,
+)
 from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord, to_datetime
 from nbflow.core.states import TERMINAL, State
 from nbflow.core.tasks import CacheEntry
@@ -36,7 +46,6 @@ if TYPE_CHECKING:
 
 URL = "memory://"
 
-_FAILURE_FIELDS = ("cell_index", "exception", "message")
 _STEP_KINDS = frozenset(str(k) for k in (EventKind.STEP_STARTED, EventKind.STEP_FINISHED,
                                          EventKind.STEP_RETRYING))
 _OPEN = (str(State.RUNNING), str(State.PENDING))
@@ -125,14 +134,17 @@ class MemoryStore:
         # transaction per event).
         if e.run_id is None:
             raise ValueError("an event needs a run id")
-        data = _json(dict(e.data)) if e.data else None
+        kind = EventKind(str(e.kind))
+        raw = e.to_data()
+        data = _json(raw) if raw else None
         mat = _materialization_row(e) if e.kind is EventKind.MATERIALIZATION else None
         new_run = None
         if e.kind is EventKind.RUN_STARTED and e.run_id not in self._runs:
-            new_run = self._run_row(e.run_id, kind=e.data.get("kind", "assets"), **_started(e))
+            new_run = self._run_row(e.run_id, **_started(e))
         state = None if e.state is None else str(e.state)
-        stored = Event(EventKind(str(e.kind)), e.run_id, e.step,
-                       None if state is None else State(state), data or {}, e.ts)
+        # Kept as the SQL store reads it back: the payload rebuilt from its JSON.
+        stored = Event(kind, e.run_id, e.step, None if state is None else State(state),
+                       payload_from(kind, data), e.ts)
         self._events.setdefault(e.run_id, []).append(stored)
         self._append_stream(stored)
         if mat is not None:
@@ -148,11 +160,11 @@ class MemoryStore:
         elif e.kind is EventKind.RUN_FINISHED:
             row = self._runs.get(e.run_id)
             if row is not None:
-                failure = {k: e.data.get(k) for k in _FAILURE_FIELDS if e.data.get(k) is not None}
+                end = e.data if isinstance(e.data, RunFinished) else RunFinished()
                 row.update(state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
-                           error=e.data.get("error"), failure=_json(failure or None))
-                if "output_path" in e.data:
-                    row["output_path"] = e.data["output_path"]
+                           error=end.error, failure=_json(end.failure()))
+                if end.output_path is not None:
+                    row["output_path"] = end.output_path
             self._active.pop(e.run_id, None)
 
     def _run_row(self, run_id: str, **fields: Any) -> dict[str, Any]:
@@ -205,7 +217,7 @@ class MemoryStore:
                 self._runs[run_id].update(state=str(State.CRASHED), ended_at=now,
                                           error="The process running this run stopped sending heartbeats.")
                 crash = Event(EventKind.RUN_FINISHED, run_id, None, State.CRASHED,
-                              {"error": "heartbeat timeout"}, now)
+                              RunFinished(error="heartbeat timeout"), now)
                 self._events.setdefault(run_id, []).append(crash)
                 self._append_stream(crash)
         return ids
@@ -308,26 +320,29 @@ class MemoryStore:
             s = folded.setdefault(
                 e.step, {"name": e.step, "state": State.PENDING, "attempts": 0, "started_at": None,  # type: ignore[arg-type]
                          "ended_at": None, "error": None, "kind": "asset", "upstream": ()})
-            data = e.data
-            if kind == EventKind.STEP_STARTED:
-                s["attempts"] = max(s["attempts"] + 1, data.get("attempt", 0))
+            p = e.data
+            if isinstance(p, StepStarted):
+                s["attempts"] = max(s["attempts"] + 1, p.attempt or 0)
                 s["state"] = State.RUNNING
                 s["started_at"] = s["started_at"] or e.ts
-                s["kind"] = data.get("kind", s["kind"])
-                s["upstream"] = tuple(data.get("upstream", s["upstream"]))
-            elif kind == EventKind.STEP_RETRYING:
+                if p.kind is not None:
+                    s["kind"] = p.kind
+                if p.upstream is not None:
+                    s["upstream"] = tuple(p.upstream)
+            elif isinstance(p, StepRetrying):
                 s["state"] = State.RETRYING
-                s["error"] = data.get("error")
-            else:
+                s["error"] = p.error
+            elif isinstance(p, StepFinished):
                 s["state"] = State(e.state)  # type: ignore[arg-type]
                 s["ended_at"] = e.ts
-                s["error"] = data.get("error")
-                s["attempts"] = max(s["attempts"], data.get("attempt", 0))
+                s["error"] = p.error
+                s["attempts"] = max(s["attempts"], p.attempt or 0)
                 if s["started_at"] is None:
                     s["started_at"] = e.ts
-                s["kind"] = data.get("kind", s["kind"])
-                if "upstream" in data:
-                    s["upstream"] = tuple(data["upstream"])
+                if p.kind is not None:
+                    s["kind"] = p.kind
+                if p.upstream is not None:
+                    s["upstream"] = tuple(p.upstream)
         return tuple(StepRecord(name=s["name"], state=s["state"], attempts=s["attempts"],
                                 started_at=to_datetime(s["started_at"]),
                                 ended_at=to_datetime(s["ended_at"]), error=s["error"],
@@ -378,7 +393,7 @@ class MemoryStore:
             for e in self._failed_steps:
                 run = self._runs.get(e.run_id)
                 if run is not None and run["kind"] == "assets":
-                    out[e.step] = (e.ts, e.run_id, e.data.get("error"))  # type: ignore[index]
+                    out[e.step] = (e.ts, e.run_id, _error(e))  # type: ignore[index]
         return out
 
     def child_runs(self, run_id: str) -> list[RunRecord]:
@@ -396,23 +411,28 @@ class MemoryStore:
                     if r is not None and r["parent_run_id"] is not None}
 
 
+def _error(e: Event) -> str | None:
+    """A STEP_FINISHED event's error."""
+    return e.data.error if isinstance(e.data, StepFinished) else None
+
+
 def _started(e: Event) -> dict[str, Any]:
     """The run row fields a RUN_STARTED event sets (as ``SqlStore._start_run``)."""
-    d = e.data
-    return {"name": d.get("name"), "selection": d.get("selection"), "deployment": d.get("deployment"),
-            "scheduled_at": d.get("scheduled_at"), "parameters": d.get("parameters") or {},
-            "tags": d.get("tags") or {}, "created_at": e.ts, "attempt": d.get("attempt", 1),
-            "parent_run_id": d.get("parent_run_id"), "output_path": d.get("output_path"),
-            "state": str(State.RUNNING), "started_at": e.ts, "heartbeat_at": e.ts}
+    d = e.data if isinstance(e.data, RunStarted) else RunStarted()
+    return {"kind": d.kind, "name": d.name, "selection": d.selection, "deployment": d.deployment,
+            "scheduled_at": d.scheduled_at, "parameters": d.parameters or {},
+            "tags": d.tags or {}, "created_at": e.ts,
+            "attempt": 1 if d.attempt is None else d.attempt, "parent_run_id": d.parent_run_id,
+            "output_path": d.output_path, "state": str(State.RUNNING), "started_at": e.ts,
+            "heartbeat_at": e.ts}
 
 
 def _materialization_row(e: Event) -> dict[str, Any]:
-    d = e.data
-    row = {"asset": d.get("asset") or e.step, "run_id": e.run_id, "ts": e.ts, "partition": d.get("partition"),
-           "code_version": d["code_version"], "data_version": d["data_version"],
-           "input_versions": _json(d.get("input_versions") or {}),
-           "metadata": _json(d.get("metadata") or {}), "uri": d.get("uri"), "io": d.get("io"),
-           "duration": d.get("duration")}
+    d = e.data if isinstance(e.data, Materialized) else Materialized()
+    row = {"asset": d.asset or e.step, "run_id": e.run_id, "ts": e.ts, "partition": d.partition,
+           "code_version": d.code_version, "data_version": d.data_version,
+           "input_versions": _json(d.input_versions or {}),
+           "metadata": _json(d.metadata or {}), "uri": d.uri, "io": d.io, "duration": d.duration}
     missing = [k for k in ("asset", "code_version", "data_version") if row[k] is None]
     if missing:
         raise ValueError(f"a materialisation needs {', '.join(missing)}")

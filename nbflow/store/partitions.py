@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, delete, func, select
 
-from nbflow.core.events import EventKind
+from nbflow.core.events import EventKind, StepFinished
 from nbflow.core.partitions import check_key_text
 from nbflow.core.records import MaterializationRecord
 from nbflow.core.states import State
@@ -120,7 +120,8 @@ class SqlPartitions:
         n = len(asset) + 1
         with self.store.connect() as conn:
             rows: list[Any] = list(conn.execute(q))
-        return {step[n:-1]: (ts, run_id, (data or {}).get("error")) for step, ts, run_id, data in rows}
+        return {step[n:-1]: (ts, run_id, StepFinished.from_data(data).error)
+                for step, ts, run_id, data in rows}
 
     def add_keys(self, name: str, keys: Iterable[str]) -> list[str]:
         wanted = checked_keys(name, keys)
@@ -188,7 +189,8 @@ class MemoryPartitions:
             for e in self.store._failed_steps:
                 run = self.store._runs.get(e.run_id)
                 if e.step and e.step.startswith(prefix) and (run is None or run.get("kind") == "assets"):
-                    out[e.step[len(prefix):-1]] = (e.ts, e.run_id, e.data.get("error"))
+                    error = e.data.error if isinstance(e.data, StepFinished) else None
+                    out[e.step[len(prefix):-1]] = (e.ts, e.run_id, error)
         return out
 
     def add_keys(self, name: str, keys: Iterable[str]) -> list[str]:

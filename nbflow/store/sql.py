@@ -18,7 +18,18 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    Event,
+    EventKind,
+    LogLine,
+    Materialized,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+    payload_from,
+)
 from nbflow.core.records import MaterializationRecord, RunRecord, StepRecord, to_datetime
 from nbflow.core.states import TERMINAL, State
 from nbflow.errors import StoreError, StoreUrlError
@@ -36,7 +47,8 @@ if TYPE_CHECKING:
     from nbflow.store.tokens import TokenTables
 
 _BATCH = 5000
-_FAILURE_FIELDS = ("cell_index", "exception", "message")
+_NO_START = RunStarted()
+_NO_END = RunFinished()
 _STEP_KINDS = (EventKind.STEP_STARTED, EventKind.STEP_FINISHED, EventKind.STEP_RETRYING)
 _OPEN = (str(State.RUNNING), str(State.PENDING))
 
@@ -522,7 +534,8 @@ class SqlStore:
                 if done:
                     conn.execute(events.insert(), [
                         {"run_id": r, "kind": str(EventKind.RUN_FINISHED), "step": None,
-                         "state": str(State.FAILED), "ts": now, "data": {"error": error}}
+                         "state": str(State.FAILED), "ts": now,
+                         "data": RunFinished(error=error).to_data()}
                         for r in done])
         except (DBAPIError, StoreError):
             return  # still failing: try again on the next round
@@ -535,12 +548,12 @@ class SqlStore:
             if e.kind is EventKind.RUN_STARTED:
                 self._start_run(conn, e)
             elif e.kind is EventKind.RUN_FINISHED:
-                failure = {k: e.data.get(k) for k in _FAILURE_FIELDS if e.data.get(k) is not None}
+                p = e.data if isinstance(e.data, RunFinished) else _NO_END
                 done = conn.execute(update(runs).where(
                     runs.c.run_id == e.run_id, runs.c.state.in_(_OPEN)).values(
                     state=str(e.state), ended_at=e.ts, heartbeat_at=e.ts,
-                    error=e.data.get("error"), failure=failure or None,
-                    **({"output_path": e.data["output_path"]} if "output_path" in e.data else {})
+                    error=p.error, failure=p.failure(),
+                    **({} if p.output_path is None else {"output_path": p.output_path})
                 )).rowcount
                 self._active.pop(e.run_id, None)
                 if not done:
@@ -550,18 +563,16 @@ class SqlStore:
         conn.execute(events.insert(), [
             {"run_id": e.run_id, "kind": str(e.kind), "step": e.step,
              "state": None if e.state is None else str(e.state), "ts": e.ts,
-             "data": dict(e.data) if e.data else None}
+             "data": e.to_data() or None}
             for e in (late.get(i, e) for i, e in enumerate(batch))])
-        mats = [e for e in batch if e.kind is EventKind.MATERIALIZATION]
+        mats = [(e, e.data) for e in batch if isinstance(e.data, Materialized)]
         if mats:
             conn.execute(materializations.insert(), [
-                {"asset": e.data.get("asset") or e.step, "run_id": e.run_id, "ts": e.ts,
-                 "partition": e.data.get("partition"),
-                 "code_version": e.data["code_version"], "data_version": e.data["data_version"],
-                 "input_versions": e.data.get("input_versions") or {},
-                 "metadata": e.data.get("metadata") or {}, "uri": e.data.get("uri"),
-                 "io": e.data.get("io"), "duration": e.data.get("duration")}
-                for e in mats])
+                {"asset": m.asset or e.step, "run_id": e.run_id, "ts": e.ts,
+                 "partition": m.partition, "code_version": m.code_version,
+                 "data_version": m.data_version, "input_versions": m.input_versions or {},
+                 "metadata": m.metadata or {}, "uri": m.uri, "io": m.io, "duration": m.duration}
+                for e, m in mats])
 
     def _late_finish(self, conn: Connection, e: Event) -> Event | None:
         """A RUN_FINISHED for a run that is already closed (a crash sweep or a cancel got there
@@ -570,24 +581,24 @@ class SqlStore:
         row = conn.execute(select(runs.c.state).where(runs.c.run_id == e.run_id)).first()
         if row is None:
             return None  # no run row (an event-only run): record the event as it is
-        return Event(EventKind.LOG, e.run_id, None, None, {
-            "level": "WARNING", "ended": None if e.state is None else str(e.state),
-            "error": e.data.get("error"),
-            "message": f"The run's process ended it {e.state} after the run had been marked "
-                       f"{row[0]}; the run stays {row[0]}."}, ts=e.ts)
+        return Event(EventKind.LOG, e.run_id, None, None, LogLine(
+            level="WARNING", ended=None if e.state is None else str(e.state),
+            error=e.data.error if isinstance(e.data, RunFinished) else None,
+            message=f"The run's process ended it {e.state} after the run had been marked "
+                    f"{row[0]}; the run stays {row[0]}."), ts=e.ts)
 
     def _start_run(self, conn: Connection, e: Event) -> None:
-        d = e.data
+        d = e.data if isinstance(e.data, RunStarted) else _NO_START
         values = {"state": str(State.RUNNING), "started_at": e.ts, "heartbeat_at": e.ts,
                   "host": this_host(), "pid": os.getpid()}
         done = conn.execute(update(runs).where(runs.c.run_id == e.run_id).values(**values)).rowcount
         if not done:
             conn.execute(runs.insert().values(
-                run_id=e.run_id, kind=d.get("kind", "assets"), name=d.get("name"),
-                selection=d.get("selection"), deployment=d.get("deployment"),
-                scheduled_at=d.get("scheduled_at"), parameters=d.get("parameters") or {},
-                tags=d.get("tags") or {}, created_at=e.ts, attempt=d.get("attempt", 1),
-                parent_run_id=d.get("parent_run_id"), output_path=d.get("output_path"), **values))
+                run_id=e.run_id, kind=d.kind, name=d.name, selection=d.selection,
+                deployment=d.deployment, scheduled_at=d.scheduled_at,
+                parameters=d.parameters or {}, tags=d.tags or {}, created_at=e.ts,
+                attempt=1 if d.attempt is None else d.attempt, parent_run_id=d.parent_run_id,
+                output_path=d.output_path, **values))
         self._active[e.run_id] = e.ts
 
     def _beat(self) -> None:
@@ -792,26 +803,29 @@ class SqlStore:
             s = folded.setdefault(run_id, {}).setdefault(
                 step, {"name": step, "state": State.PENDING, "attempts": 0, "started_at": None,
                        "ended_at": None, "error": None, "kind": "asset", "upstream": ()})
-            data = data or {}
-            if kind == EventKind.STEP_STARTED:
-                s["attempts"] = max(s["attempts"] + 1, data.get("attempt", 0))
+            p = payload_from(kind, data)
+            if isinstance(p, StepStarted):
+                s["attempts"] = max(s["attempts"] + 1, p.attempt or 0)
                 s["state"] = State.RUNNING
                 s["started_at"] = s["started_at"] or ts
-                s["kind"] = data.get("kind", s["kind"])
-                s["upstream"] = tuple(data.get("upstream", s["upstream"]))
-            elif kind == EventKind.STEP_RETRYING:
+                if p.kind is not None:
+                    s["kind"] = p.kind
+                if p.upstream is not None:
+                    s["upstream"] = tuple(p.upstream)
+            elif isinstance(p, StepRetrying):
                 s["state"] = State.RETRYING
-                s["error"] = data.get("error")
-            else:
+                s["error"] = p.error
+            elif isinstance(p, StepFinished):
                 s["state"] = State(state)
                 s["ended_at"] = ts
-                s["error"] = data.get("error")
-                s["attempts"] = max(s["attempts"], data.get("attempt", 0))
+                s["error"] = p.error
+                s["attempts"] = max(s["attempts"], p.attempt or 0)
                 if s["started_at"] is None:
                     s["started_at"] = ts
-                s["kind"] = data.get("kind", s["kind"])
-                if "upstream" in data:
-                    s["upstream"] = tuple(data["upstream"])
+                if p.kind is not None:
+                    s["kind"] = p.kind
+                if p.upstream is not None:
+                    s["upstream"] = tuple(p.upstream)
         return {
             run_id: tuple(StepRecord(name=s["name"], state=s["state"], attempts=s["attempts"],
                                      started_at=to_datetime(s["started_at"]),
@@ -879,7 +893,8 @@ class SqlStore:
         q = select(events.c.step, events.c.ts, events.c.run_id, events.c.data).join(
             last, events.c.id == last.c.id)
         with self.connect() as conn:
-            return {step: (ts, run_id, (data or {}).get("error")) for step, ts, run_id, data in conn.execute(q)}
+            return {step: (ts, run_id, StepFinished.from_data(data).error)
+                    for step, ts, run_id, data in conn.execute(q)}
 
     def child_runs(self, run_id: str) -> list[RunRecord]:
         """Runs started inside ``run_id`` (asset runs of a deployment's notebook), oldest first."""
@@ -919,9 +934,10 @@ if TYPE_CHECKING:
 
 
 def _event(r: Any) -> Event:
-    return Event(kind=EventKind(r["kind"]), run_id=r["run_id"], step=r["step"],
+    kind = EventKind(r["kind"])
+    return Event(kind=kind, run_id=r["run_id"], step=r["step"],
                  state=None if r["state"] is None else State(r["state"]),
-                 data=r["data"] or {}, ts=r["ts"])
+                 data=payload_from(kind, r["data"]), ts=r["ts"])
 
 
 def _materialization(r: Any) -> MaterializationRecord:

@@ -26,7 +26,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunFinished, RunStarted
 from nbflow.session.views import json_safe
 from nbflow.widget import layout as layout_module
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
@@ -178,15 +178,15 @@ class LineagePanel(anywidget.AnyWidget):
         # A run of assets started outside the panel (a magic, nf.materialize): say so, and
         # settle from the store when it ends.
         if event.kind is EventKind.RUN_STARTED:
-            if self.runner.busy or event.data.get("kind", "assets") != "assets":
+            if self.runner.busy or not isinstance(event.data, RunStarted) or event.data.kind != "assets":
                 return
             self._outside_runs.add(event.run_id)
-            label = event.data.get("selection") or event.data.get("name") or ""
+            label = event.data.selection or event.data.name or ""
             self.message = f"Run {event.run_id} of {label}..."
         elif event.kind is EventKind.RUN_FINISHED and event.run_id in self._outside_runs:
             self._outside_runs.discard(event.run_id)
             state = getattr(event.state, "value", event.state) or "FINISHED"
-            error = event.data.get("error")
+            error = event.data.error if isinstance(event.data, RunFinished) else None
             self.message = f"Run {event.run_id}: {state}" + (f" ({error})." if error else ".")
             threading.Thread(target=self._settle_after_run, daemon=True).start()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunFinished, RunStarted
 
 LIMIT = 30
 LOG_LINES = 200
@@ -69,12 +69,12 @@ class RunBook:
         """Fold one event in; True when the list changed."""
         kind, run_id = event.kind, event.run_id
         if kind is EventKind.RUN_STARTED:
-            data = event.data
+            data = event.data if isinstance(event.data, RunStarted) else RunStarted()
             self.rows[run_id] = {
-                "run_id": run_id, "kind": str(data.get("kind", "assets")),
-                "name": str(data.get("name") or data.get("selection") or ""), "state": "RUNNING",
-                "started": event.ts, "duration": None, "deployment": data.get("deployment"),
-                "parent": data.get("parent_run_id"), "error": None, "steps": 0, "counts": {}}
+                "run_id": run_id, "kind": str(data.kind),
+                "name": str(data.name or data.selection or ""), "state": "RUNNING",
+                "started": event.ts, "duration": None, "deployment": data.deployment,
+                "parent": data.parent_run_id, "error": None, "steps": 0, "counts": {}}
             self._steps[run_id] = {}
             self._trim()
             return True
@@ -84,7 +84,7 @@ class RunBook:
         if kind is EventKind.RUN_FINISHED:
             state = event.state
             row["state"] = str(getattr(state, "value", state) or "SUCCEEDED")
-            row["error"] = _first_line(event.data.get("error"))
+            row["error"] = _first_line(event.data.error if isinstance(event.data, RunFinished) else None)
             if row["started"] is not None:
                 row["duration"] = max(0.0, event.ts - row["started"])
             return True

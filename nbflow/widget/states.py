@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import CheckEvaluated, Event, EventKind, RunStarted, StepFinished
 from nbflow.core.states import State
 
 LABELS = ("missing", "fresh", "stale", "queued", "running", "succeeded", "failed", "check failed")
@@ -63,7 +63,7 @@ class NodeStates:
         if kind is EventKind.RUN_STARTED:
             if event.run_id != self.run_id:
                 self.run_id = event.run_id
-                planned = event.data.get("steps") or event.data.get("plan")
+                planned = event.data.steps if isinstance(event.data, RunStarted) else None
                 if planned:
                     self.queue(planned)
                 else:
@@ -78,10 +78,10 @@ class NodeStates:
             self.overlay[step] = "running"
             self.errors.pop(step, None)
         elif kind is EventKind.CHECK:
-            if not event.data.get("passed", True) and event.data.get("severity", "error") == "error":
+            check = event.data
+            if isinstance(check, CheckEvaluated) and not check.passed and check.severity == "error":
                 self.overlay[step] = "check failed"
-                self.errors[step] = str(event.data.get("message") or
-                                        f"check {event.data.get('name')!r} failed")
+                self.errors[step] = str(check.message or f"check {check.name!r} failed")
         elif kind is EventKind.STEP_FINISHED:
             state = event.state
             if state is State.SUCCEEDED:
@@ -94,9 +94,9 @@ class NodeStates:
             elif state in (State.FAILED, State.CRASHED):
                 if self.overlay.get(step) != "check failed":
                     self.overlay[step] = "failed"
-                error = event.data.get("error")
-                if error:
-                    tb = event.data.get("traceback")
+                finished = event.data
+                if isinstance(finished, StepFinished) and finished.error:
+                    error, tb = finished.error, finished.traceback
                     self.errors[step] = f"{error}\n\n{tb}" if tb else str(error)
             else:   # skipped or cancelled: back to what the store says
                 self.overlay.pop(step, None)

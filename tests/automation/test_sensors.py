@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import nbflow as nf
 from nbflow.automation.sensor_source import SensorSource
 from nbflow.automation.sensors import SensorRegistry
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import PAYLOADS, Event, EventKind
 from nbflow.core.states import State
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -45,7 +45,8 @@ def test_events_read_the_stream_by_id_with_filters(url, memory_session, session)
                                       (EventKind.MATERIALIZATION, "b"), (EventKind.RUN_FINISHED, None)]):
         data = {"kind": "assets"} if kind is EventKind.RUN_STARTED else {
             "code_version": "1", "data_version": str(i)} if step else {}
-        s.emit(Event(kind, "r1", step, State.SUCCEEDED if kind is EventKind.RUN_FINISHED else None, data))
+        s.emit(Event(kind, "r1", step, State.SUCCEEDED if kind is EventKind.RUN_FINISHED else None,
+                     PAYLOADS[kind](**data)))
     every = nf.events(session=s)
     assert [e.kind for e in every] == [EventKind.RUN_STARTED, EventKind.MATERIALIZATION,
                                        EventKind.MATERIALIZATION, EventKind.RUN_FINISHED]

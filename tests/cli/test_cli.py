@@ -115,13 +115,13 @@ def test_run_show_lists_runs_started_inside_a_run(home: Path, pipeline: Path) ->
     import os
 
     env_run = "parent0123456789"
-    from nbflow.core.events import Event, EventKind
+    from nbflow.core.events import Event, EventKind, RunStarted
     from nbflow.core.states import State
     from nbflow.store.sql import SqlStore
 
     store = SqlStore(f"sqlite:///{home / 'nbflow.db'}")
-    store.record(Event(EventKind.RUN_STARTED, env_run, data={"kind": "deployment", "name": "report",
-                                                              "deployment": "report"}))
+    store.record(Event(EventKind.RUN_STARTED, env_run, data=RunStarted(kind="deployment", name="report",
+                                                              deployment="report")))
     store.record(Event(EventKind.RUN_FINISHED, env_run, state=State.SUCCEEDED))
     store.close()
     out = subprocess.run([sys.executable, "-m", "nbflow", "materialize", "+doubled", "-f", str(pipeline)],

@@ -144,7 +144,7 @@ def test_a_failed_run_keeps_notebook_cell_exception_and_retries(kernel, session,
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(
         [f"{run.run_id}.ipynb", f"{run.run_id}.attempt1.ipynb"])
     logs = [e for e in session.store.events(run.run_id) if e.kind.value == "LOG"]
-    assert len(logs) == 1 and "retrying" in logs[0].data["message"]
+    assert len(logs) == 1 and "retrying" in logs[0].data.message
 
 
 @pytest.mark.kernel
@@ -199,8 +199,8 @@ def test_deployment_runs_retry_through_the_shared_attempt_loop(session, notebook
     run = execute_claimed(session, ds, dep, run_id, {}, execute=fake, sleep=slept.append)
     assert (run.state, run.attempt, len(calls), slept) == (State.SUCCEEDED, 3, 3, [0.25, 0.25])
     logs = [e.data for e in session.store.events(run_id) if e.kind.value == "LOG"]
-    assert [(d["attempt"], d["error"]) for d in logs] == [(1, "Cell 1 raised E1"), (2, "Cell 1 raised E2")]
-    assert all("retrying in 0.25 s" in d["message"] for d in logs)
+    assert [(d.attempt, d.error) for d in logs] == [(1, "Cell 1 raised E1"), (2, "Cell 1 raised E2")]
+    assert all("retrying in 0.25 s" in d.message for d in logs)
     folder = Path(run.output_path).parent
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(
         [f"{run_id}.ipynb", f"{run_id}.attempt1.ipynb", f"{run_id}.attempt2.ipynb"])

@@ -83,7 +83,7 @@ def test_ctrl_c_cancels_the_run_and_keeps_the_partial_notebook(session, tmp_path
     assert str(run.state) == "CANCELLED"
     assert run.error == "The run was cancelled in cell 1."
     finished = [e for e in session.store.events(run.run_id) if e.kind is EventKind.RUN_FINISHED]
-    assert len(finished) == 1 and finished[0].data["cell_index"] == 1
+    assert len(finished) == 1 and finished[0].data.cell_index == 1
 
     cells = json.loads(Path(run.output_path).read_text())["cells"]
     printed = ["".join(o.get("text", "")) for c in cells for o in c.get("outputs", [])]

@@ -87,9 +87,9 @@ def test_retries_record_every_attempt_with_its_error_and_backoff_delays(session,
     assert delays == pytest.approx([1.1, 2.2, 4.4])
     events = session.store.events(out.run_id)
     retrying = [e for e in events if e.kind is EventKind.STEP_RETRYING]
-    assert [e.data["error"] for e in retrying] == [f"ConnectionError: try {i}" for i in (1, 2, 3)]
-    assert [e.data["delay"] for e in retrying] == pytest.approx([1.1, 2.2, 4.4])
-    assert [e.data["attempt"] for e in events if e.kind is EventKind.STEP_STARTED] == [1, 2, 3, 4]
+    assert [e.data.error for e in retrying] == [f"ConnectionError: try {i}" for i in (1, 2, 3)]
+    assert [e.data.delay for e in retrying] == pytest.approx([1.1, 2.2, 4.4])
+    assert [e.data.attempt for e in events if e.kind is EventKind.STEP_STARTED] == [1, 2, 3, 4]
     step = session.get_run(out.run_id).step("flaky")
     assert (step.state, step.attempts) == (State.SUCCEEDED, 4)
 
@@ -199,7 +199,7 @@ def test_flow_retries_run_the_function_again(session, delays):  # type: ignore[n
     assert delays == [3]
     [run] = session.runs(limit=1)
     assert run.state is State.SUCCEEDED
-    logs = [e.data["message"] for e in session.store.events(run.run_id) if e.kind is EventKind.LOG]
+    logs = [e.data.message for e in session.store.events(run.run_id) if e.kind is EventKind.LOG]
     assert logs and "Flow attempt 1 failed (RuntimeError: first time)" in logs[0]
 
 
@@ -255,7 +255,7 @@ def test_context_and_logger_inside_tasks_and_flows(session):  # type: ignore[no-
     assert (t.flow, t.task, t.step, t.attempt, dict(t.parameters)) == ("outer-flow", "inner", "inner", 1, {"x": 7})
     assert (f.flow, f.task, f.step, dict(f.parameters)) == ("outer-flow", None, None, {"x": 7})
     assert t.run_id == f.run_id == session.runs(limit=1)[0].run_id
-    logs = [(e.step, e.data["level"], e.data["message"]) for e in session.store.events(t.run_id)
+    logs = [(e.step, e.data.level, e.data.message) for e in session.store.events(t.run_id)
             if e.kind is EventKind.LOG]
     assert logs == [(None, "WARNING", "flow says hi"), ("inner", "INFO", "working on 7")]
 

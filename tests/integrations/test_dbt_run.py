@@ -142,12 +142,12 @@ def test_warn_test_is_recorded_and_does_not_block(session: Any, dbt_dir: Path, r
     result = session.materialize("*")
     assert result.ok, result.errors
     assert result.states["revenue_by_region"] is State.SUCCEEDED
-    by_name = {(e.step, e.data["name"]): e.data for e in checks}
+    by_name = {(e.step, e.data.name): e.data for e in checks}
     amount = by_name[("stg_orders", "not_null_stg_orders_amount")]
-    assert (amount["passed"], amount["severity"]) == (False, "warn")
-    assert "1 failing row(s)" in amount["message"]
-    assert by_name[("stg_orders", "unique_stg_orders_order_id")]["passed"] is True
-    assert by_name[("revenue_by_region", "revenue_positive")]["passed"] is True
+    assert (amount.passed, amount.severity) == (False, "warn")
+    assert "1 failing row(s)" in amount.message
+    assert by_name[("stg_orders", "unique_stg_orders_order_id")].passed is True
+    assert by_name[("revenue_by_region", "revenue_positive")].passed is True
     assert len(by_name) == 7
 
 

@@ -290,7 +290,7 @@ def test_asset_retry_waits_its_delay_without_blocking_other_steps(session, regis
     import time
 
     seen: list[tuple[str, str | None, float, dict]] = []
-    session.hooks.subscribe(lambda e: seen.append((e.kind.value, e.step, time.monotonic(), dict(e.data))))
+    session.hooks.subscribe(lambda e: seen.append((e.kind.value, e.step, time.monotonic(), e.to_data())))
     tries = {"n": 0}
 
     @nf.asset(registry=registry, retries=1, retry_delay=0.8)
@@ -379,7 +379,7 @@ def test_checks_block_downstream(session, registry):
     result = nf.materialize()
     assert result.states == {"amounts": State.FAILED, "total": State.SKIPPED}
     assert result.errors["amounts"]["check"] == "non_negative"
-    kinds = [(e.kind.value, e.data.get("name"), e.data.get("passed")) for e in session.store.events(result.run_id)
+    kinds = [(e.kind.value, e.data.name, e.data.passed) for e in session.store.events(result.run_id)
              if e.kind.value == "CHECK"]
     assert kinds == [("CHECK", "non_negative", False), ("CHECK", "enough_rows", False)]
 

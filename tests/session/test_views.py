@@ -86,7 +86,7 @@ def test_run_view_steps_and_runs_view(chain: Any) -> None:
 
 
 def test_run_view_logs_and_children(session: Any) -> None:
-    from nbflow.core.events import Event, EventKind
+    from nbflow.core.events import Event, EventKind, RunStarted
     from nbflow.core.states import State
     from nbflow.engine.context import get_logger
     from nbflow.session.flows import flow
@@ -104,9 +104,9 @@ def test_run_view_logs_and_children(session: Any) -> None:
     state = graph(return_state=True)
     logs = run_view(session, state.run_id)["logs"]
     assert [(entry["step"], entry["message"]) for entry in logs] == [("step", "handling 1")]
-    session.emit(Event(EventKind.RUN_STARTED, "parent-run-1", data={"kind": "deployment", "name": "d"}))
-    session.emit(Event(EventKind.RUN_STARTED, "child-run-1", data={"kind": "assets", "name": "x",
-                                                                   "parent_run_id": "parent-run-1"}))
+    session.emit(Event(EventKind.RUN_STARTED, "parent-run-1", data=RunStarted(kind="deployment", name="d")))
+    session.emit(Event(EventKind.RUN_STARTED, "child-run-1", data=RunStarted(kind="assets", name="x",
+                                                                   parent_run_id="parent-run-1")))
     session.emit(Event(EventKind.RUN_FINISHED, "child-run-1", state=State.SUCCEEDED))
     session.emit(Event(EventKind.RUN_FINISHED, "parent-run-1", state=State.SUCCEEDED))
     children = _json(run_view(session, "parent-run-1"))["children"]

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunStarted, StepFinished, StepStarted
 from nbflow.core.registry import Registry
 from nbflow.core.specs import make_asset
 from nbflow.core.states import State
@@ -147,18 +147,18 @@ def test_a_lost_run_start_leaves_no_orphan_events(store_url: str, home: Path) ->
     disk = FullDisk(store)
     try:
         disk.open()
-        store.record(Event(EventKind.RUN_STARTED, "r1", data={"kind": "assets"}))
+        store.record(Event(EventKind.RUN_STARTED, "r1", data=RunStarted(kind="assets")))
         with pytest.raises(StoreError, match="database or disk is full"):
             store.flush()
         # While the store has failed, nothing is recorded, for any run...
         with pytest.raises(StoreError, match="stops here"):
-            store.record(Event(EventKind.RUN_STARTED, "r2", data={"kind": "assets"}))
+            store.record(Event(EventKind.RUN_STARTED, "r2", data=RunStarted(kind="assets")))
         disk.close()
         # ...and no later event of a run that lost one is ever committed.
         with pytest.raises(StoreError, match="run r1 stops here"):
             store.record(Event(EventKind.RUN_FINISHED, "r1", state=State.SUCCEEDED))
         wait_for("the store to recover", lambda: store._failed is None, timeout=10)
-        store.record(Event(EventKind.RUN_STARTED, "r3", data={"kind": "assets"}))
+        store.record(Event(EventKind.RUN_STARTED, "r3", data=RunStarted(kind="assets")))
         store.record(Event(EventKind.RUN_FINISHED, "r3", state=State.SUCCEEDED))
         store.flush()
         assert store.events("r1") == [] and store.get_run("r1") is None
@@ -174,13 +174,13 @@ def test_batches_behind_a_failed_one_are_not_committed(store_url: str) -> None:
     store = SqlStore(store_url)
     disk = FullDisk(store)
     try:
-        store.record(Event(EventKind.RUN_STARTED, "r", data={"kind": "assets"}))
+        store.record(Event(EventKind.RUN_STARTED, "r", data=RunStarted(kind="assets")))
         store.flush()
         disk.open_for(WRITER_RETRIES + 0.5)
-        store.record(Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 1}))
+        store.record(Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=1)))
         time.sleep(0.1)  # the writer is retrying the batch with a's start
-        store.record(Event(EventKind.STEP_FINISHED, "r", "a", State.SUCCEEDED, {"attempt": 1}))
-        store.record(Event(EventKind.STEP_STARTED, "r", "b", State.RUNNING, {"attempt": 1}))
+        store.record(Event(EventKind.STEP_FINISHED, "r", "a", State.SUCCEEDED, StepFinished(attempt=1)))
+        store.record(Event(EventKind.STEP_STARTED, "r", "b", State.RUNNING, StepStarted(attempt=1)))
         with pytest.raises(StoreError):
             store.flush()
         wait_for("the run to be closed", lambda: store.get_run("r").state is State.FAILED,  # type: ignore[union-attr]
@@ -243,7 +243,7 @@ def test_a_swept_run_that_finishes_late_keeps_one_run_finished(store_url: str) -
     store = SqlStore(store_url, heartbeat_interval=60.0, heartbeat_timeout=120.0)
     other = SqlStore(store_url)
     try:
-        store.record(Event(EventKind.RUN_STARTED, "r", data={"kind": "assets"}, ts=time.time() - 100))
+        store.record(Event(EventKind.RUN_STARTED, "r", data=RunStarted(kind="assets"), ts=time.time() - 100))
         store.flush()
         with store.begin() as conn:
             conn.execute(update(runs).where(runs.c.run_id == "r").values(heartbeat_at=time.time() - 100))
@@ -254,7 +254,7 @@ def test_a_swept_run_that_finishes_late_keeps_one_run_finished(store_url: str) -
         assert kinds.count((EventKind.RUN_FINISHED, State.CRASHED)) == 1
         assert [k for k, _ in kinds].count(EventKind.RUN_FINISHED) == 1
         assert kinds[-1] == (EventKind.LOG, None)
-        assert "SUCCEEDED" in store.events("r")[-1].data["message"]
+        assert "SUCCEEDED" in store.events("r")[-1].data.message
         assert store.get_run("r").state is State.CRASHED  # type: ignore[union-attr]
     finally:
         store.close()
@@ -264,10 +264,10 @@ def test_a_swept_run_that_finishes_late_keeps_one_run_finished(store_url: str) -
 # ------------------------------------------------------------------------------ dead owners
 CHILD = """
 import sys, time
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunStarted
 from nbflow.store.sql import SqlStore
 s = SqlStore(sys.argv[1])
-s.record(Event(EventKind.RUN_STARTED, sys.argv[2], data={"kind": "assets"}))
+s.record(Event(EventKind.RUN_STARTED, sys.argv[2], data=RunStarted(kind="assets")))
 s.flush()
 print("ready", flush=True)
 time.sleep(120)

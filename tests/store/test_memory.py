@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 
 import nbflow as nf
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    Event,
+    EventKind,
+    LogLine,
+    Materialized,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+)
 from nbflow.core.states import State
 from nbflow.core.tasks import CacheEntry
 from nbflow.errors import NbflowError, ParameterError, RunCancelled, StoreError
@@ -82,17 +92,20 @@ def test_the_memory_store_keeps_no_deployments() -> None:
 # ---------------------------------------------------------------------------------- events
 def test_events_come_back_as_the_json_column_keeps_them(run_store: RunStore) -> None:
     when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    record(run_store, started("r1", T0, parameters={"when": when, "n": (1, 2)}),
-           Event(EventKind.LOG, "r1", "a", None, {"level": "INFO", "pair": (1, 2), "when": when, 3: "x"}, ts=T0 + 1),
-           Event(EventKind.LOG, "r1", None, None, {}, ts=T0 + 2),
+    record(run_store, started("r1", T0, parameters={"when": when, "n": (1, 2)},
+                              tags={"pair": (1, 2), "when": when, 3: "x"}),
+           Event(EventKind.LOG, "r1", "a", None, LogLine(level="INFO", message="hi"), ts=T0 + 1),
+           Event(EventKind.LOG, "r1", None, None, LogLine(), ts=T0 + 2),
            step("r1", "a", T0 + 3, version="v1"), finished("r1", T0 + 5))
     evs = run_store.events("r1")
     assert [(e.kind, e.step, e.state) for e in evs] == [
         (EventKind.RUN_STARTED, None, None), (EventKind.LOG, "a", None), (EventKind.LOG, None, None),
         (EventKind.STEP_STARTED, "a", State.RUNNING), (EventKind.MATERIALIZATION, "a", None),
         (EventKind.STEP_FINISHED, "a", State.SUCCEEDED), (EventKind.RUN_FINISHED, None, State.SUCCEEDED)]
-    assert dict(evs[1].data) == {"level": "INFO", "pair": [1, 2], "when": str(when), "3": "x"}
-    assert dict(evs[2].data) == {}
+    assert isinstance(evs[0].data, RunStarted)
+    assert evs[0].data.tags == {"pair": [1, 2], "when": str(when), "3": "x"}
+    assert evs[1].data == LogLine(level="INFO", message="hi")
+    assert evs[2].data == LogLine()
     assert [e.ts for e in evs] == pytest.approx([T0, T0 + 1, T0 + 2, T0 + 3, T0 + 3.5, T0 + 4, T0 + 5])
     run = run_store.get_run("r1")
     assert run is not None and dict(run.parameters) == {"when": str(when), "n": [1, 2]}
@@ -100,7 +113,7 @@ def test_events_come_back_as_the_json_column_keeps_them(run_store: RunStore) -> 
 
 
 def test_a_bad_event_is_reported_by_flush_and_loses_only_itself(run_store: RunStore) -> None:
-    broken = Event(EventKind.MATERIALIZATION, "r1", "a", None, {"uri": "x"}, ts=T0 + 1)  # no versions
+    broken = Event(EventKind.MATERIALIZATION, "r1", "a", None, Materialized(uri="x"), ts=T0 + 1)  # no versions
     for e in (started("r1", T0), broken, step("r1", "b", T0 + 2, version="v")[1], finished("r1", T0 + 3)):
         run_store.record(e)
     with pytest.raises(StoreError, match="could not record events") as info:
@@ -175,9 +188,9 @@ def test_run_started_carries_the_run_fields(run_store: RunStore) -> None:
            started("d1", T0, kind="deployment", deployment="report", scheduled_at=T0 - 60,
                    parameters={"region": "EU"}, tags={"team": "sales"}, attempt=2,
                    output_path="/runs/report/d1.ipynb"),
-           Event(EventKind.RUN_FINISHED, "d1", state=State.FAILED, ts=T0 + 5, data={
-               "error": "ValueError: boom", "cell_index": 3, "exception": "ValueError",
-               "message": "boom", "output_path": "/runs/report/d1-final.ipynb"}),
+           Event(EventKind.RUN_FINISHED, "d1", state=State.FAILED, ts=T0 + 5, data=RunFinished(
+               error="ValueError: boom", cell_index=3, exception="ValueError",
+               message="boom", output_path="/runs/report/d1-final.ipynb")),
            started("ok", T0 + 10), finished("ok", T0 + 11))
     d1 = run_store.get_run("d1")
     assert d1 is not None
@@ -208,17 +221,17 @@ def test_a_created_run_is_updated_by_its_run_started(run_store: RunStore) -> Non
 # ---------------------------------------------------------------------------------- steps
 def test_steps_count_attempts_and_keep_the_last_error(run_store: RunStore) -> None:
     record(run_store, started("r", T0),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 1, "kind": "task"}, ts=T0 + 1),
-           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, {"attempt": 1, "error": "e1"}, ts=T0 + 2),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 2}, ts=T0 + 3),
-           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, {"attempt": 2, "error": "e2"}, ts=T0 + 4),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 3}, ts=T0 + 5),
-           Event(EventKind.STEP_FINISHED, "r", "a", State.FAILED, {"attempt": 3, "error": "e3"}, ts=T0 + 6),
-           Event(EventKind.STEP_FINISHED, "r", "b", State.SKIPPED, {"error": "upstream 'a'"}, ts=T0 + 6),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=1, kind="task"), ts=T0 + 1),
+           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, StepRetrying(attempt=1, error="e1"), ts=T0 + 2),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=2), ts=T0 + 3),
+           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, StepRetrying(attempt=2, error="e2"), ts=T0 + 4),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=3), ts=T0 + 5),
+           Event(EventKind.STEP_FINISHED, "r", "a", State.FAILED, StepFinished(attempt=3, error="e3"), ts=T0 + 6),
+           Event(EventKind.STEP_FINISHED, "r", "b", State.SKIPPED, StepFinished(error="upstream 'a'"), ts=T0 + 6),
            Event(EventKind.STEP_STARTED, "r", "c", State.RUNNING,
-                 {"attempt": 1, "kind": "asset", "upstream": ["a", "b"]}, ts=T0 + 7),
-           Event(EventKind.STEP_FINISHED, "r", "c", State.CACHED, {"attempt": 1, "upstream": ["b"]}, ts=T0 + 8),
-           Event(EventKind.STEP_FINISHED, "r", "d", State.SUCCEEDED, {"attempt": 4, "kind": "task"}, ts=T0 + 8),
+                 StepStarted(attempt=1, kind="asset", upstream=["a", "b"]), ts=T0 + 7),
+           Event(EventKind.STEP_FINISHED, "r", "c", State.CACHED, StepFinished(attempt=1, upstream=["b"]), ts=T0 + 8),
+           Event(EventKind.STEP_FINISHED, "r", "d", State.SUCCEEDED, StepFinished(attempt=4, kind="task"), ts=T0 + 8),
            finished("r", T0 + 9, State.FAILED))
     assert steps_of(run_store, "r") == {
         "a": (State.FAILED, 3, "e3", "task", (), 5.0),
@@ -230,8 +243,8 @@ def test_steps_count_attempts_and_keep_the_last_error(run_store: RunStore) -> No
 
 def test_a_retrying_step_shows_its_retry_while_the_run_goes_on(run_store: RunStore) -> None:
     record(run_store, started("r", time.time()),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 1}),
-           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, {"attempt": 1, "error": "flaky", "delay": 5}))
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=1)),
+           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, StepRetrying(attempt=1, error="flaky", delay=5)))
     run = run_store.get_run("r")
     assert run is not None and run.state is State.RUNNING
     assert (run.step("a").state, run.step("a").attempts, run.step("a").error) == (State.RETRYING, 1, "flaky")
@@ -249,9 +262,9 @@ def test_steps_a_cancel_interrupted_take_the_run_state(run_store: RunStore, run_
                                                         expected: dict[str, State]) -> None:
     record(run_store, started("r", T0), step("r", "done", T0 + 1),
            step("r", "bad", T0 + 1, State.FAILED, error="x"),
-           Event(EventKind.STEP_STARTED, "r", "busy", State.RUNNING, {"attempt": 1}, ts=T0 + 2),
-           Event(EventKind.STEP_STARTED, "r", "retry", State.RUNNING, {"attempt": 1}, ts=T0 + 2),
-           Event(EventKind.STEP_RETRYING, "r", "retry", State.RETRYING, {"attempt": 1, "error": "e"}, ts=T0 + 3),
+           Event(EventKind.STEP_STARTED, "r", "busy", State.RUNNING, StepStarted(attempt=1), ts=T0 + 2),
+           Event(EventKind.STEP_STARTED, "r", "retry", State.RUNNING, StepStarted(attempt=1), ts=T0 + 2),
+           Event(EventKind.STEP_RETRYING, "r", "retry", State.RETRYING, StepRetrying(attempt=1, error="e"), ts=T0 + 3),
            finished("r", T0 + 4, run_state, "KeyboardInterrupt: " if run_state is State.CANCELLED else None))
     run = run_store.get_run("r")
     assert run is not None and run.state is run_state
@@ -262,7 +275,7 @@ def test_steps_a_cancel_interrupted_take_the_run_state(run_store: RunStore, run_
 # ---------------------------------------------------------------------------------- crashes
 def test_a_run_whose_heartbeat_stopped_is_crashed_and_swept_once(run_store: RunStore) -> None:
     run_store.create_run("dead", kind="flow", state=State.RUNNING, started_at=T0, heartbeat_at=T0)
-    record(run_store, Event(EventKind.STEP_STARTED, "dead", "t", State.RUNNING, {"attempt": 1}, ts=T0),
+    record(run_store, Event(EventKind.STEP_STARTED, "dead", "t", State.RUNNING, StepStarted(attempt=1), ts=T0),
            started("mine", time.time()), started("done", T0 + 5), finished("done", T0 + 6))
     run_store.create_run("pending-now", kind="flow")  # heartbeat now: alive
     assert run_store.get_run("dead").state is State.CRASHED  # type: ignore[union-attr]
@@ -276,8 +289,8 @@ def test_a_run_whose_heartbeat_stopped_is_crashed_and_swept_once(run_store: RunS
     assert run is not None and run.state is State.CRASHED and run.ended_at is not None
     assert "heartbeat" in (run.error or "")
     assert {s.name: s.state for s in run.steps} == {"t": State.CRASHED}
-    assert [(e.kind, e.state, dict(e.data)) for e in run_store.events("dead")][-1] == (
-        EventKind.RUN_FINISHED, State.CRASHED, {"error": "heartbeat timeout"})
+    assert [(e.kind, e.state, e.data) for e in run_store.events("dead")][-1] == (
+        EventKind.RUN_FINISHED, State.CRASHED, RunFinished(error="heartbeat timeout"))
     assert run_store.get_run("pending-now").state is State.PENDING  # type: ignore[union-attr]
     assert run_store.get_run("mine").state is State.RUNNING  # type: ignore[union-attr]
     run_store.heartbeat("pending-now")
@@ -318,7 +331,7 @@ def test_latest_materializations_and_history(run_store: RunStore) -> None:
 
 def test_a_materialization_without_optional_fields_gets_the_defaults(run_store: RunStore) -> None:
     record(run_store, started("r", T0), Event(EventKind.MATERIALIZATION, "r", "a", None,
-                                              {"code_version": "c", "data_version": "d"}, ts=T0))
+                                              Materialized(code_version="c", data_version="d"), ts=T0))
     m = run_store.latest_materializations()["a"]
     assert (dict(m.input_versions), dict(m.metadata), m.uri, m.io, m.duration) == ({}, {}, "", "pickle", None)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import UniqueConstraint, create_engine, inspect, select, text
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunStarted
 from nbflow.core.states import State
 from nbflow.errors import StoreError
 from nbflow.store import migrate
@@ -66,7 +66,7 @@ def test_an_older_store_is_upgraded_when_opened_and_keeps_its_data(store_url: st
         assert run is not None and run.state is State.SUCCEEDED and run.name == "old"
         assert run.duration == pytest.approx(2.5)
         # The upgraded store takes new runs and the tables of later revisions.
-        store.record(Event(EventKind.RUN_STARTED, "new-run", data={"kind": "assets"}))
+        store.record(Event(EventKind.RUN_STARTED, "new-run", data=RunStarted(kind="assets")))
         store.record(Event(EventKind.RUN_FINISHED, "new-run", state=State.SUCCEEDED))
         store.flush()
         assert [r.run_id for r in store.runs()] == ["new-run", "old-run"]

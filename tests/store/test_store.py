@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import (
+    Event,
+    EventKind,
+    Materialized,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+)
 from nbflow.core.states import State
 from nbflow.errors import StoreError
 from nbflow.store.sql import SqlStore
@@ -32,30 +41,30 @@ def store(store_url: str) -> Iterator[SqlStore]:
 
 
 def started(run_id: str, ts: float, **data: Any) -> Event:
-    return Event(EventKind.RUN_STARTED, run_id, data={"kind": "assets", "name": run_id, **data}, ts=ts)
+    return Event(EventKind.RUN_STARTED, run_id, data=RunStarted(**{"kind": "assets", "name": run_id, **data}), ts=ts)
 
 
 def finished(run_id: str, ts: float, state: State = State.SUCCEEDED, error: str | None = None) -> Event:
-    return Event(EventKind.RUN_FINISHED, run_id, state=state, data={"error": error}, ts=ts)
+    return Event(EventKind.RUN_FINISHED, run_id, state=state, data=RunFinished(error=error), ts=ts)
 
 
 def step(run_id: str, name: str, ts: float, state: State = State.SUCCEEDED, *,
          version: str | None = None, error: str | None = None, attempt: int = 1) -> list[Event]:
     evs = [Event(EventKind.STEP_STARTED, run_id, name, State.RUNNING,
-                 {"attempt": attempt, "kind": "asset", "upstream": []}, ts=ts)]
+                 StepStarted(attempt=attempt, kind="asset", upstream=[]), ts=ts)]
     if version is not None:
         evs.append(materialization(run_id, name, ts + 0.5, version))
     evs.append(Event(EventKind.STEP_FINISHED, run_id, name, state,
-                     {"attempt": attempt, "error": error}, ts=ts + 1))
+                     StepFinished(attempt=attempt, error=error), ts=ts + 1))
     return evs
 
 
 def materialization(run_id: str, name: str, ts: float, version: str,
                     partition: str | None = None) -> Event:
-    return Event(EventKind.MATERIALIZATION, run_id, name, None, {
-        "code_version": "c1", "data_version": version, "input_versions": {"up": "u1"},
-        "metadata": {"rows": 3}, "uri": f"/values/{name}.{version}.pkl", "io": "pickle",
-        "duration": 0.25, "partition": partition}, ts=ts)
+    return Event(EventKind.MATERIALIZATION, run_id, name, None, Materialized(
+        code_version="c1", data_version=version, input_versions={"up": "u1"},
+        metadata={"rows": 3}, uri=f"/values/{name}.{version}.pkl", io="pickle",
+        duration=0.25, partition=partition), ts=ts)
 
 
 def record(store: SqlStore, *events: Event | list[Event]) -> None:
@@ -111,7 +120,7 @@ def writes_held(store_url: str) -> Iterator[None]:
 
 
 def test_a_bad_event_is_reported_by_flush_and_loses_only_itself(store: SqlStore, store_url: str) -> None:
-    broken = Event(EventKind.MATERIALIZATION, "r1", "a", None, {"uri": "x"}, ts=T0 + 1)  # no versions
+    broken = Event(EventKind.MATERIALIZATION, "r1", "a", None, Materialized(uri="x"), ts=T0 + 1)  # no versions
     with writes_held(store_url):  # so the good events and the bad one form one batch
         store.record(started("r0", T0))
         time.sleep(0.2)
@@ -174,13 +183,13 @@ def test_get_run_has_its_steps(history: SqlStore) -> None:
 
 def test_steps_count_attempts_and_keep_the_last_error(store: SqlStore) -> None:
     record(store, started("r", T0),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 1}, ts=T0 + 1),
-           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, {"attempt": 1, "error": "e1"}, ts=T0 + 2),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 2}, ts=T0 + 3),
-           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, {"attempt": 2, "error": "e2"}, ts=T0 + 4),
-           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, {"attempt": 3}, ts=T0 + 5),
-           Event(EventKind.STEP_FINISHED, "r", "a", State.FAILED, {"attempt": 3, "error": "e3"}, ts=T0 + 6),
-           Event(EventKind.STEP_FINISHED, "r", "b", State.SKIPPED, {"error": "upstream 'a'"}, ts=T0 + 6),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=1), ts=T0 + 1),
+           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, StepRetrying(attempt=1, error="e1"), ts=T0 + 2),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=2), ts=T0 + 3),
+           Event(EventKind.STEP_RETRYING, "r", "a", State.RETRYING, StepRetrying(attempt=2, error="e2"), ts=T0 + 4),
+           Event(EventKind.STEP_STARTED, "r", "a", State.RUNNING, StepStarted(attempt=3), ts=T0 + 5),
+           Event(EventKind.STEP_FINISHED, "r", "a", State.FAILED, StepFinished(attempt=3, error="e3"), ts=T0 + 6),
+           Event(EventKind.STEP_FINISHED, "r", "b", State.SKIPPED, StepFinished(error="upstream 'a'"), ts=T0 + 6),
            step("r", "c", T0 + 7, version="vc"),
            finished("r", T0 + 9, State.FAILED))
     run = store.get_run("r")
@@ -220,7 +229,7 @@ def test_last_failures_per_asset_in_asset_runs_only(store: SqlStore) -> None:
 # ---------------------------------------------------------------------------------- crashes
 def test_sweep_crashed_marks_runs_whose_heartbeat_stopped(store: SqlStore, store_url: str) -> None:
     record(store, started("dead", T0), step("dead", "a", T0, version="v"),
-           Event(EventKind.STEP_STARTED, "dead", "b", State.RUNNING, {"attempt": 1}, ts=T0 + 2),
+           Event(EventKind.STEP_STARTED, "dead", "b", State.RUNNING, StepStarted(attempt=1), ts=T0 + 2),
            started("done", T0 + 5), finished("done", T0 + 6))
     # The process that recorded "dead" is still here (this store): it is not swept as crashed...
     assert store.sweep_crashed(timeout=10) == []
@@ -307,16 +316,16 @@ def test_the_cli_shows_a_bad_store_as_one_line(tmp_path: Path, make_url: Any, ex
 
 def test_flush_raises_when_the_writer_died(store_url: str) -> None:
     """A dead writer thread must not let flush() pretend the events were committed."""
-    from nbflow.core.events import Event, EventKind
+    from nbflow.core.events import Event, EventKind, LogLine
     from nbflow.errors import StoreError as _StoreError
     from nbflow.store.sql import SqlStore as _SqlStore
 
     store = _SqlStore(store_url)
-    store.record(Event(EventKind.LOG, "r-dead", data={"message": "first"}))
+    store.record(Event(EventKind.LOG, "r-dead", data=LogLine(message="first")))
     store.flush()
     store._queue.put(None)  # the writer's stop signal: it exits, events after it stay queued
     store._writer.join(timeout=10)
-    store.record(Event(EventKind.LOG, "r-dead", data={"message": "never written"}))
+    store.record(Event(EventKind.LOG, "r-dead", data=LogLine(message="never written")))
     try:
         store.flush()
     except _StoreError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import nbflow as nf
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import PAYLOADS, Event, EventKind
 from nbflow.core.specs import asset
 from nbflow.core.states import State
 from nbflow.session.views import runs_view
@@ -19,7 +19,7 @@ from tests.widget.test_panel import click, wait_for
 
 def ev(event_kind: EventKind, run_id: str = "r1", step: str | None = None,
        state: State | None = None, ts: float = 100.0, **data: Any) -> Event:
-    return Event(event_kind, run_id, step=step, state=state, data=data, ts=ts)
+    return Event(event_kind, run_id, step=step, state=state, data=PAYLOADS[event_kind](**data), ts=ts)
 
 
 @pytest.mark.parametrize(("events", "expected"), [

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import PAYLOADS, Event, EventKind
 from nbflow.core.states import State
 from nbflow.widget.states import NodeStates
 
 
 def ev(kind: EventKind, step: str | None = None, state: State | None = None, **data) -> Event:
-    return Event(kind, "run1", step, state, data)
+    return Event(kind, "run1", step, state, PAYLOADS[kind](**data))
 
 
 CASES = [

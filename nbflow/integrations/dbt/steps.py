@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbflow.core.events import Event, EventKind
+from nbflow.core.events import Event, EventKind, RunStarted
 from nbflow.core.states import State
 from nbflow.errors import DbtTestFailed
 
@@ -30,15 +30,6 @@ if TYPE_CHECKING:
 
 _OK = (State.SUCCEEDED, State.CACHED)
 _local = threading.local()
-
-
-
-
-def _get(event: Event, key: str) -> Any:
-    data = event.data
-    if isinstance(data, Mapping):
-        return data.get(key)
-    return getattr(data, key, None)
 
 
 @dataclass
@@ -61,8 +52,8 @@ class RunTracker:
     def __call__(self, event: Event) -> None:
         kind = event.kind
         if kind is EventKind.RUN_STARTED:
-            steps = _get(event, "steps")
-            if isinstance(steps, list):
+            steps = event.data.steps if isinstance(event.data, RunStarted) else None
+            if steps is not None:
                 self.runs[event.run_id] = RunInfo(list(steps))
         elif kind is EventKind.STEP_STARTED and event.step is not None:
             self.started[event.step] = event.run_id

@@ -14,6 +14,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("DBT_VERSION_CHECK", "False")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "notebooks" / "dbt"
+PARTITIONED = Path(__file__).resolve().parent / "partitioned_models"
 ORDERS = [(1, "FR", 10.0, "2026-01-01"), (2, "US", 5.5, "2026-01-02"),
           (3, "JP", 7.0, "2026-01-03"), (4, "FR", 2.5, "2026-01-04")]
 
@@ -27,6 +28,14 @@ def dbt_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
     monkeypatch.setenv("SHOP_DUCKDB", str(target / "shop.duckdb"))
     return target
+
+
+@pytest.fixture
+def partitioned_dbt_dir(dbt_dir: Path) -> Path:
+    """The example project plus two daily models (``partitioned_models/``) that read their
+    window from dbt vars: ``daily_orders`` and ``daily_revenue`` (incremental, delete+insert)."""
+    shutil.copytree(PARTITIONED, dbt_dir / "models", dirs_exist_ok=True)
+    return dbt_dir
 
 
 @pytest.fixture

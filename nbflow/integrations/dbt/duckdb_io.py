@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbflow.engine.io import Stored, register_io_manager
+from nbflow.engine.partitioned import split_step
 from nbflow.errors import IOManagerError
 
 _PID = re.compile(r"PID (\d+)")
@@ -148,6 +149,7 @@ class DuckDBIO:
         self.base = base
 
     def store(self, asset: str, value: Any) -> Stored:
+        asset = split_step(asset)[0]  # a partition's step, orders[2026-01-05], is its model's relation
         if isinstance(value, Relation):
             relation, values = value, _relations.get(asset, (value, "dataframe"))[1]
         else:

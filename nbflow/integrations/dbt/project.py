@@ -6,22 +6,26 @@ say a notebook cell that loads the raw table, is the source), every test a check
 node it tests. Code versions are dbt's checksum plus config (``manifest.code_version``).
 The project watches its files: the registry asks before every graph read, and a changed file
 re-parses the project (dbt's partial parsing) and registers the new versions, so an edited
-model and its downstream show as stale. How builds run: see ``steps``.
+model and its downstream show as stale. How builds run: see ``steps``; partitioned models
+and the vars their windows give dbt: see ``partitions``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.specs import AssetSpec, check, make_asset
+from nbflow.engine.context import context
+from nbflow.engine.partitioned import split_step
 from nbflow.errors import DbtError, DbtNodeFailed, DefinitionError, IOManagerError
 from nbflow.integrations.dbt import duckdb_io
 from nbflow.integrations.dbt.duckdb_io import Relation
 from nbflow.integrations.dbt.manifest import Node, read_nodes
+from nbflow.integrations.dbt.partitions import as_definition, partition_vars, partitioned_models
 from nbflow.integrations.dbt.runner import Invoker
 from nbflow.integrations.dbt.steps import (
     DbtStep,
@@ -46,7 +50,8 @@ class DbtProject:
                  profiles_dir: str | os.PathLike[str] | None = None, target: str | None = None,
                  database: str | None = None, values: str = "dataframe",
                  vars: Mapping[str, Any] | None = None, watch: bool = True,
-                 manifest: Mapping[str, Any] | None = None) -> None:
+                 manifest: Mapping[str, Any] | None = None, partitions: Any = None,
+                 partitioned: str | Iterable[str] | None = None) -> None:
         self.dir = Path(project_dir).resolve()
         if not (self.dir / "dbt_project.yml").is_file():
             raise DefinitionError(f"There is no dbt_project.yml in {str(self.dir)!r}; pass the "
@@ -56,6 +61,9 @@ class DbtProject:
         self.session = session
         self.registry = session.registry
         self.values = values
+        self.partitions = as_definition(partitions)
+        self.partitioned = partitioned
+        self._partitioned: set[str] = set()
         profiles = Path(profiles_dir).resolve() if profiles_dir is not None else (
             self.dir if (self.dir / "profiles.yml").is_file() else None)
         self.invoker = Invoker(self.dir, profiles, target, vars)
@@ -90,6 +98,8 @@ class DbtProject:
         project = (manifest.get("metadata") or {}).get("project_name")
         nodes = read_nodes(manifest, project)
         database = self._database or _database_path(self.invoker)
+        self._partitioned = partitioned_models(nodes, self.partitions, self.partitioned,
+                                               str(project or self.dir))
         old = set(self.nodes)
         self.nodes = {}
         for node in nodes:
@@ -123,7 +133,8 @@ class DbtProject:
             code_version=node.code_version or None, io="duckdb",
             description=node.description or f"dbt {node.resource_type} {node.dbt_name}",
             checks=checks, kind="dbt_source" if source else "dbt",
-            kinds=("dbt", "duckdb", *((node.materialized,) if node.materialized else ())))
+            kinds=("dbt", "duckdb", *((node.materialized,) if node.materialized else ())),
+            partitions=self.partitions if node.name in self._partitioned else None)
 
     # ------------------------------------------------------------------ watching
     def _files(self) -> tuple[tuple[str, int], ...]:
@@ -157,18 +168,34 @@ class DbtProject:
         return node is not None and node.resource_type != "source" and spec is not None \
             and spec.kind == "dbt"
 
+    def _partition_of(self, name: str) -> tuple[str, str | None, dict[str, str]]:
+        """The step running ``name`` on this thread, its partition key and that key's vars."""
+        ctx = context()
+        if ctx.asset != name or ctx.step is None:
+            if name in self._partitioned:
+                raise DbtError(f"dbt model {name!r} is partitioned; materialise it with "
+                               "partition=KEY or partitions=SELECTION.")
+            return name, None, {}
+        step, part = ctx.step, split_step(ctx.step)[1]
+        if part is None:
+            return step, None, {}
+        return step, part, partition_vars(part, ctx.partition_time_window)
+
     def run_step(self, name: str) -> Any:
-        """Build ``name`` (with its batch, once per run) and return its value."""
-        info = self.tracker.run_of(name)
+        """Build ``name`` (with its batch, once per run; one partition) and return its value."""
+        step, part, vars = self._partition_of(name)
+        info = self.tracker.run_of(step)
         node = self.nodes[name]
         with self.invoker.lock:
-            results = info.results if info is not None else {}
-            if info is None or name not in info.built:
+            results = info.results_of(part) if info is not None else {}
+            if info is None or step not in info.built:
                 graph = self.registry.graph()
-                batch = plan_batch(name, info, graph, self._is_dbt)
+                batch = plan_batch(step, info, graph, self._is_dbt)
+                select = [self.nodes[split_step(n)[0]].dbt_name for n in batch]
                 self._check_lock()
                 try:
-                    results.update(self.invoker.build([self.nodes[n].dbt_name for n in batch]))
+                    results.update(self.invoker.build(select, vars=vars) if vars
+                                   else self.invoker.build(select))
                 except DbtError as exc:
                     message = duckdb_io.translate(self._path(), exc)
                     raise DbtError(message) if message else exc
@@ -187,7 +214,7 @@ class DbtProject:
         duckdb_io.note({k: v for k, v in (
             ("dbt_status", r.status), ("rows_affected", r.rows),
             ("dbt_execution_time", r.execution_time), ("dbt_started_at", r.started_at),
-            ("dbt_completed_at", r.completed_at)) if v is not None})
+            ("dbt_completed_at", r.completed_at), ("dbt_vars", vars or None)) if v is not None})
         return self._value(name)
 
     def _value(self, name: str) -> Any:
@@ -274,7 +301,8 @@ def _database_path(invoker: Invoker) -> str:
 
 def dbt_project(project_dir: str | os.PathLike[str], *, profiles_dir: str | os.PathLike[str] | None = None,
                 target: str | None = None, database: str | None = None, values: str = "dataframe",
-                vars: Mapping[str, Any] | None = None, session: Session | None = None
+                vars: Mapping[str, Any] | None = None, session: Session | None = None,
+                partitions: Any = None, partitioned: str | Iterable[str] | None = None
                 ) -> DbtProject:
     """Register a dbt project's models, seeds, snapshots, sources and tests as assets.
 
@@ -282,13 +310,20 @@ def dbt_project(project_dir: str | os.PathLike[str], *, profiles_dir: str | os.P
     dbt's own default); ``target`` picks the profile's target; ``database`` is the DuckDB
     file (default: the profile's path). ``values="relation"`` gives downstream Python assets
     the :class:`Relation` instead of a DataFrame (per model: ``meta: {nbflow: {values:
-    relation}}``). Example: ``nf.dbt_project("dbt", target="dev")`` then
-    ``nf.materialize("+revenue_by_region")``.
+    relation}}``). ``vars`` are passed to every dbt call.
+
+    ``partitions`` (a definition such as ``nf.DailyPartitions(start="2026-01-01")``, or its
+    text form ``"daily:2026-01-01"``) partitions the models named by ``partitioned`` (names,
+    or ``"*"`` for every model), else the models whose config says ``meta: {nbflow:
+    {partitioned: true}}``. Each partition's build gets the vars ``nbflow_partition``,
+    ``nbflow_window_start`` and ``nbflow_window_end``. Example: ``nf.dbt_project("dbt",
+    target="dev")`` then ``nf.materialize("+revenue_by_region")``.
     """
     if session is None:
         from nbflow.session import get_session
 
         session = get_session()
     return DbtProject(project_dir, session=session, profiles_dir=profiles_dir, target=target,
-                      database=database, values=values, vars=vars)
+                      database=database, values=values, vars=vars, partitions=partitions,
+                      partitioned=partitioned)
 

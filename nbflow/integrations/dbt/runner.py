@@ -95,26 +95,27 @@ class Invoker:
         self.manifest: Any = None
         self.lock = threading.RLock()  # dbt keeps global state: one invocation at a time
 
-    def _args(self, command: Sequence[str]) -> list[str]:
+    def _args(self, command: Sequence[str], extra: Mapping[str, Any] | None = None) -> list[str]:
         args = [*command, "--project-dir", str(self.project_dir), "--quiet",
                 "--log-level-file", "none"]
         if self.profiles_dir is not None:
             args += ["--profiles-dir", str(self.profiles_dir)]
         if self.target:
             args += ["--target", self.target]
-        if self.vars:
-            args += ["--vars", json.dumps(self.vars)]
+        merged = {**self.vars, **(extra or {})}
+        if merged:
+            args += ["--vars", json.dumps(merged)]
         return args
 
-    def _invoke(self, command: Sequence[str], callbacks: Sequence[Callable[[Any], None]] = ()
-                ) -> Any:
+    def _invoke(self, command: Sequence[str], callbacks: Sequence[Callable[[Any], None]] = (),
+                vars: Mapping[str, Any] | None = None) -> Any:
         quiet_env()
         from dbt.cli.main import dbtRunner
 
         with self.lock:
             runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
             try:
-                return runner.invoke(self._args(command))
+                return runner.invoke(self._args(command, vars))
             finally:
                 release_duckdb()
 
@@ -145,13 +146,18 @@ class Invoker:
             return path or None
         return os.path.abspath(path)
 
-    def build(self, select: Sequence[str], callbacks: Sequence[Callable[[Any], None]] = ()
-              ) -> dict[str, NodeResult]:
-        """``dbt build --select <select>``; each node's result by unique id."""
+    def build(self, select: Sequence[str], callbacks: Sequence[Callable[[Any], None]] = (),
+              vars: Mapping[str, Any] | None = None) -> dict[str, NodeResult]:
+        """``dbt build --select <select>``; each node's result by unique id.
+
+        ``vars`` are added to the project's own for this build (``--vars``): a partition's
+        window. The parsed manifest is still reused, since dbt renders ``var()`` when it
+        compiles, not when it parses.
+        """
         with self.lock:
             if self.manifest is None:
                 self.parse()
-            res = self._invoke(["build", "--select", *select, "--no-write-json"], callbacks)
+            res = self._invoke(["build", "--select", *select, "--no-write-json"], callbacks, vars)
         results = getattr(res.result, "results", None)
         if results is None:
             raise DbtError(f"dbt build --select {' '.join(select)} did not run: "

@@ -9,6 +9,10 @@ model downstream of a notebook cell waits for that cell). Later dbt steps of the
 their result already there and return at once. Which run a step belongs to, and its
 selection and finished steps, come from the session's event hooks (:class:`RunTracker`).
 
+Partitioned dbt models (see ``partitions``) have one step per partition, ``model[key]``; a
+batch then holds only steps of one partition key (its window goes to dbt as vars), and
+unpartitioned dbt steps batch only with each other. dbt's results are kept per partition key.
+
 A node dbt reports as failed or skipped fails its step (so nbflow skips its downstream, dbt
 or notebook); dbt tests are the asset's checks and read their results from the batch.
 """
@@ -21,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbflow.core.events import Event, EventKind, RunStarted
+from nbflow.core.partition_mappings import IdentityMapping
 from nbflow.core.states import State
+from nbflow.engine.partitioned import split_step, step_id
 from nbflow.errors import DbtTestFailed
 
 if TYPE_CHECKING:
@@ -37,9 +43,17 @@ class RunInfo:
     steps: list[str]
     states: dict[str, State] = field(default_factory=dict)
     results: dict[str, NodeResult] = field(default_factory=dict)
-    """dbt's results in this run, by unique id."""
+    """dbt's results in this run for unpartitioned steps, by unique id."""
+    partition_results: dict[str, dict[str, NodeResult]] = field(default_factory=dict)
+    """dbt's results in this run for partitioned steps: partition key -> unique id -> result."""
     built: set[str] = field(default_factory=set)
-    """The assets a ``dbt build`` of this run already covered."""
+    """The steps (asset names, or ``asset[key]``) a ``dbt build`` of this run already covered."""
+
+    def results_of(self, partition: str | None) -> dict[str, NodeResult]:
+        """The results of builds of ``partition`` (None: of unpartitioned steps)."""
+        if partition is None:
+            return self.results
+        return self.partition_results.setdefault(partition, {})
 
 
 class RunTracker:
@@ -119,24 +133,44 @@ def set_results(results: Mapping[str, NodeResult]) -> None:
     _local.results = results
 
 
-def plan_batch(name: str, info: RunInfo | None, graph: Any, is_dbt: Any) -> list[str]:
-    """``name`` and the selected dbt steps after it that can run in the same ``dbt build``."""
+def _upstream_steps(graph: Any, asset: str, upstream: str, partition: str | None,
+                    by_asset: Mapping[str, list[str]]) -> list[str]:
+    """The selected steps of ``upstream`` that step ``asset[partition]`` waits for."""
+    steps = by_asset.get(upstream, [])
+    mapping = graph.mappings.get(asset, {}).get(upstream)
+    if partition is not None and isinstance(mapping, IdentityMapping):
+        own = step_id(upstream, partition)
+        return [own] if own in steps else []
+    return steps  # another mapping, or an unpartitioned reader: every selected step of it
+
+
+def plan_batch(step: str, info: RunInfo | None, graph: Any, is_dbt: Any) -> list[str]:
+    """``step`` and the selected dbt steps after it that can run in the same ``dbt build``.
+
+    Steps are asset names or ``asset[key]``; a batch keeps to one partition key (or to
+    unpartitioned steps), since one build gets one set of vars.
+    """
     if info is None:
-        return [name]
-    selected = set(info.steps)
-    batch = [name]
-    members = {name}
+        return [step]
     try:
-        start = info.steps.index(name)
+        start = info.steps.index(step)
     except ValueError:
-        return batch
+        return [step]
+    partition = split_step(step)[1]
+    by_asset: dict[str, list[str]] = {}
+    for s in info.steps:
+        by_asset.setdefault(split_step(s)[0], []).append(s)
+    batch = [step]
+    members = {step}
     for n in info.steps[start + 1:]:
-        if not is_dbt(n) or n in info.states or n in info.built:
+        asset, part = split_step(n)
+        if part != partition or not is_dbt(asset) or n in info.states or n in info.built:
             continue
-        ups = graph.upstream[n]
+        ups = [u for a in graph.upstream[asset]
+               for u in _upstream_steps(graph, asset, a, part, by_asset)]
         if not any(u in members for u in ups):
             continue  # ready on its own: the runner decides whether it is stale
-        if all(u in members or u not in selected or info.states.get(u) in _OK for u in ups):
+        if all(u in members or info.states.get(u) in _OK for u in ups):
             batch.append(n)
             members.add(n)
     return batch

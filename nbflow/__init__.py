@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "context": "nbflow.automation.sensors",
     "dbt_project": "nbflow.integrations.dbt",
     "deploy": "nbflow.deployments.service",
+    "backfill": "nbflow.api",
     "events": "nbflow.automation.stream",
     "flow": "nbflow.session.flows",
     "forget": "nbflow.api",

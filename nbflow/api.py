@@ -37,6 +37,30 @@ def materialize(selection: str | Iterable[str] = "*", *, force: bool = False,
                                           partition=partition, partitions=partitions)
 
 
+def backfill(selection: str | Iterable[str], partitions: Any, *, policy: str = "per_partition",
+             max_partitions_per_run: int | None = None, concurrency: int = 1, force: bool = False,
+             submit: bool = False, dry_run: bool = False, registry: Registry | None = None) -> Any:
+    """Backfill ``selection`` over ``partitions`` (``"2026-01-01...2026-12-31"``, a list, ``*``).
+
+    The plan (every (asset, partition) step, one run per partition, per
+    ``max_partitions_per_run`` partitions, or all in one run with ``policy="single_run"``) is
+    written to the store before anything runs; then it runs here, or with ``submit=True`` on the
+    daemon. Returns a ``Backfill`` (``.state``, ``.counts()``, ``.cancel()``, ``.resume()``);
+    ``dry_run=True`` returns the plan only (``print(plan.describe())``).
+    """
+    from nbflow.session.backfills import Backfill, plan_backfill, run_backfill, submit_backfill
+
+    session = _session(registry)
+    plan = plan_backfill(session, selection, partitions, policy=policy,
+                         max_partitions_per_run=max_partitions_per_run)
+    if dry_run:
+        return plan
+    backfill_id = submit_backfill(session, plan, concurrency=concurrency, force=force)
+    if not submit:
+        run_backfill(session, backfill_id)
+    return Backfill(session, backfill_id)
+
+
 def forget(name: str, *, registry: Registry | None = None) -> list[str]:
     """Remove asset ``name`` from the graph; its history stays in the store.
 

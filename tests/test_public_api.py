@@ -14,7 +14,7 @@ PUBLIC = [
     "MultiPartitions", "NbflowError", "PartitionError", "Registry", "RunRecord", "RunRequest",
     "SelectionError", "Session", "Settings", "SkipReason", "State", "StaticMapping",
     "StaticPartitions", "StoreError", "TimeWindowMapping", "TimeWindowPartitions",
-    "WeeklyPartitions", "__version__", "asset", "asset_sensor", "check", "context", "dbt_project",
+    "WeeklyPartitions", "__version__", "asset", "asset_sensor", "backfill", "check", "context", "dbt_project",
     "deploy",
     "events", "flow", "forget", "get_logger", "get_run", "get_session", "limit", "load",
     "load_ipython_extension", "materialize", "panel", "partitions", "register_executor",

@@ -10,8 +10,8 @@ import click
 
 from nbflow.cli.output import console, styled
 
-_DOC = """Run the daemon in the foreground: deployments on their schedules and the sensors
-of -f FILE.py / -m MODULE{alias}.
+_DOC = """Run the daemon in the foreground: deployments on their schedules, submitted
+backfills (`nbflow backfill ... --submit`) and the sensors of -f FILE.py / -m MODULE{alias}.
 
 Sensors (and the assets they materialise) are found like assets for `nbflow materialize`:
 the file or module is imported once at start; its @nbflow.sensor, @nbflow.asset_sensor and
@@ -28,6 +28,7 @@ Example: nbflow {name} -f pipeline.py --max-concurrency 4
 
 def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: float,
            file: str | None = None, module: str | None = None, sensor_poll: float = 0.25) -> int:
+    from nbflow.automation.backfills import BackfillSource
     from nbflow.automation.daemon import Daemon
     from nbflow.automation.schedules import ScheduleSource
     from nbflow.automation.sensor_source import SensorSource, SensorTick
@@ -42,7 +43,8 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     # a pool pays off only for a daemon that keeps running: --once starts its runs at once
     kernels = None if once else KernelPool.from_settings(session.settings)
     schedules = ScheduleSource(session, max_concurrency=max_concurrency, poll=poll, kernels=kernels)
-    sources: list[Any] = [schedules]
+    backfills = BackfillSource(session, poll=poll)
+    sources: list[Any] = [schedules, backfills]
     sensors = None
     if default_sensors().names():
         sensors = SensorSource(session, poll=sensor_poll, max_concurrency=max_concurrency)

@@ -28,6 +28,7 @@ from nbflow.session.audit import cli_actor, set_actor
 # Each area adds its commands in its own module and lists it here (one line each).
 _COMMAND_MODULES = [
     "nbflow.cli.assets",
+    "nbflow.cli.backfills",
     "nbflow.cli.daemon",
     "nbflow.cli.deploy",
     "nbflow.cli.partitions",

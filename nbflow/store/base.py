@@ -20,6 +20,7 @@ from nbflow.core.tasks import CacheEntry
 from nbflow.errors import NbflowError, ParameterError
 
 if TYPE_CHECKING:
+    from nbflow.store.backfills import BackfillTables
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.partitions import PartitionStore
     from nbflow.store.sensors import SensorStore
@@ -121,6 +122,9 @@ class RunStore(Protocol):
 
     @property
     def sensors(self) -> SensorStore: ...
+
+    @property
+    def backfills(self) -> BackfillTables: ...
 
     @property
     def partitions(self) -> PartitionStore: ...

@@ -39,6 +39,7 @@ from nbflow.store.base import check_limit
 from nbflow.store.hosts import pid_alive
 
 if TYPE_CHECKING:
+    from nbflow.store.backfills import BackfillTables
     from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.partitions import MemoryPartitions
@@ -102,6 +103,12 @@ class MemoryStore:
     def deployments(self) -> DeploymentStore:
         raise StoreError("The in-memory store keeps no deployments, schedule ticks or queued runs; "
                          "set NBFLOW_DATABASE_URL to a SQLite or PostgreSQL store to deploy notebooks.")
+
+    @property
+    def backfills(self) -> BackfillTables:
+        raise StoreError("The in-memory store keeps no backfill plans (a backfill must survive "
+                         "its process); set NBFLOW_DATABASE_URL to a SQLite or PostgreSQL store, "
+                         "or run the partitions directly with nf.materialize(..., partitions=...).")
 
     @property
     def sensors(self) -> SensorStore:

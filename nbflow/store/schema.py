@@ -210,3 +210,38 @@ audit = Table(
     Column("error", Text),
     Index("ix_audit_ts", "ts"),
 )
+
+# Backfills (migration 0008): a durable plan written before anything runs, one row per
+# backfill and one per (asset, partition) step with the batch (run) it belongs to.
+backfills = Table(
+    "backfills", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("selection", Text, nullable=False),
+    Column("partitions", Text, nullable=False),  # the partition selection as the user gave it
+    Column("policy", String(16), nullable=False),  # per_partition | single_run | batched
+    Column("per_run", Integer, nullable=False),  # partitions per run (0: all in one run)
+    Column("concurrency", Integer, nullable=False),
+    Column("force", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # REQUESTED RUNNING CANCELING CANCELLED SUCCEEDED FAILED
+    Column("owner", String(255)),  # host:pid of the process running it, while it runs
+    Column("heartbeat_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("error", Text),
+    Index("ix_backfills_state", "state"),
+)
+
+backfill_steps = Table(
+    "backfill_steps", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("backfill_id", String(40), nullable=False),
+    Column("asset", String(255), nullable=False),
+    Column("partition", String(255), nullable=False),
+    Column("batch", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # PENDING RUNNING SUCCEEDED FAILED SKIPPED CANCELLED
+    Column("run_id", String(40)),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("backfill_id", "asset", "partition", name="uq_backfill_steps_key"),
+    Index("ix_backfill_steps_batch", "backfill_id", "batch"),
+)

@@ -39,6 +39,7 @@ from nbflow.store.schema import events, materializations, runs
 
 if TYPE_CHECKING:
     from nbflow.store.audit import AuditTables
+    from nbflow.store.backfills import BackfillTables
     from nbflow.store.base import RunStore, StoredEvent, TaskStore
     from nbflow.store.deployments import DeploymentStore
     from nbflow.store.partitions import SqlPartitions
@@ -246,6 +247,13 @@ class SqlStore:
         from nbflow.store.deployments import DeploymentStore
 
         return DeploymentStore(self)
+
+    @functools.cached_property
+    def backfills(self) -> BackfillTables:
+        """Backfill plans: each backfill, its (asset, partition) steps and who runs it."""
+        from nbflow.store.backfills import BackfillTables
+
+        return BackfillTables(self)
 
     @functools.cached_property
     def sensors(self) -> SensorTables:

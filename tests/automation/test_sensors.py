@@ -302,3 +302,47 @@ def test_tick_in_ipythons_in_process_shell(memory_session):
                 "result = files.tick(cursor='3')\n", store_history=False).raise_error()
     result = ip.user_ns["result"]
     assert [r.run_key for r in result.requests] == ["file-3", "file-4"] and result.cursor == "5"
+
+
+def test_a_request_for_one_partition_runs_only_that_partition(session):
+    daily = nf.DailyPartitions(start="2026-01-01", end="2026-01-10")
+    built: list[str] = []
+
+    @nf.asset(partitions=daily, registry=session.registry)
+    def day() -> int:
+        built.append(str(nf.context().partition_key))
+        return 1
+
+    @nf.asset(registry=session.registry)
+    def plain() -> int:
+        return 1
+
+    reg = SensorRegistry()
+
+    @nf.sensor(interval=0.01, target="day", registry=reg)
+    def new_day():
+        return [nf.RunRequest(run_key=k, partition=k) for k in ("2026-01-03", "2026-01-05")]
+
+    @nf.sensor(interval=0.01, target="day", registry=reg)
+    def bad_key():
+        return nf.RunRequest(run_key="x", partition="2026-02-30")
+
+    @nf.sensor(interval=0.01, target="plain", registry=reg)
+    def not_partitioned():
+        return nf.RunRequest(run_key="y", partition="2026-01-03")
+
+    src = source(session, reg)
+    try:
+        src.once(NOW)
+    finally:
+        src.close()
+    assert sorted(built) == ["2026-01-03", "2026-01-05"]
+    runs = [r for r in session.runs(limit=50) if r.tags.get("sensor") == "new_day"]
+    assert sorted(r.tags["partition"] for r in runs) == ["2026-01-03", "2026-01-05"]
+    assert all(r.state is State.SUCCEEDED for r in runs)
+    [s] = nf.status("day")
+    assert s.partitions.counts["fresh"] == 2
+    errors = {name: session.store.sensors.get(name).last_error for name in ("bad_key", "not_partitioned")}
+    assert "2026-02-30" in errors["bad_key"]
+    assert "not partitioned; leave partition= out" in errors["not_partitioned"]
+    assert not [r for r in session.runs(limit=50) if r.tags.get("sensor") in ("bad_key", "not_partitioned")]

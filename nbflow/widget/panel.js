@@ -137,6 +137,43 @@ function historySection(items) {
         h("td", {}, localTime(m.ts)), h("td", {}, seconds(m.duration)), h("td", {}, fmt(m.rows)))))));
 }
 
+// A partitioned node's strip: its partitions folded into a few bins, each the worst verdict in it.
+function stripOf(g, box, strip) {
+  const old = g.querySelector(".nbflow-strip");
+  if (old) old.remove();
+  if (!strip || !strip.bins || !strip.bins.length) return;
+  const c = strip.counts || {};
+  const left = 8, width = Math.max(8, box.w - 16), bw = width / strip.bins.length;
+  const bar = s("g", { class: "nbflow-strip", "data-total": String(strip.total),
+    transform: `translate(${left},${(box.h - 6).toFixed(1)})` },
+    s("title", {}, `${strip.total} partitions: ${c.fresh || 0} fresh, ${c.stale || 0} stale, ` +
+      `${c.missing || 0} missing, ${c.failed || 0} failed` + (strip.latest ? `; latest ${strip.latest}` : "")));
+  strip.bins.forEach((verdict, i) => bar.appendChild(s("rect", { class: `strip-${verdict}`,
+    x: (i * bw).toFixed(1), y: "0", width: Math.max(0.5, bw - 0.6).toFixed(1), height: "4" })));
+  g.appendChild(bar);
+}
+
+function partitionsSection(p, name, send) {
+  if (!p) return null;
+  const c = p.counts || {};
+  const summary = `${p.total} partitions: ${c.fresh || 0} fresh, ${c.stale || 0} stale, ${c.missing || 0} missing, ${c.failed || 0} failed`;
+  const ranges = Object.entries(p.ranges || {}).map(([verdict, keys]) =>
+    h("li", { "data-verdict": verdict }, h("b", {}, verdict), " ", keys));
+  const from = h("input", { class: "nbflow-part-from", value: p.first || "", "aria-label": "First partition", size: "12" });
+  const to = h("input", { class: "nbflow-part-to", value: p.last || "", "aria-label": "Last partition", size: "12" });
+  const span = () => (from.value === to.value ? from.value : `${from.value.trim()}...${to.value.trim()}`);
+  const run = h("button", { class: "nbflow-part-run", title: "Materialise these partitions (fresh ones are cached)" }, "Materialise range");
+  run.addEventListener("click", () => send({ action: "materialize", name, scope: "this", partitions: span() }));
+  const fill = h("button", { class: "nbflow-part-backfill", title: "A durable backfill: one run per partition, resumable" }, "Backfill range");
+  fill.addEventListener("click", () => send({ action: "backfill", name, partitions: span() }));
+  const later = h("button", { class: "nbflow-part-submit", title: "Write the backfill's plan; the daemon (nbflow daemon) runs it" }, "Backfill on daemon");
+  later.addEventListener("click", () => send({ action: "backfill", name, partitions: span(), submit: true }));
+  return h("section", { class: "nbflow-partitions" }, h("h5", {}, "Partitions"),
+    h("p", { class: "nbflow-part-summary" }, summary + (p.latest ? `; latest ${p.latest}` : "")),
+    h("ul", { class: "nbflow-part-ranges" }, ...ranges),
+    h("div", { class: "nbflow-part-pick" }, from, " to ", to, " ", run, " ", fill, " ", later));
+}
+
 function legend() {
   return h("div", { class: "nbflow-legend", "aria-label": "Legend" }, ...LEGEND.map(([label, what]) => {
     const cls = `nbflow-swatch state-${label.replace(/ /g, "-")}`;
@@ -242,6 +279,7 @@ function render({ model, el }) {
       canvas.style.transform = "";
     }
     if (!userMoved || !viewport) fit(); else applyView();
+    drawStrips();
     applyStates();
     highlight();
     applySearch();
@@ -251,6 +289,17 @@ function render({ model, el }) {
       if (!root.dataset.paintMs && built && nodes.size) root.dataset.paintMs = String(Date.now() - built * 1000);
       root.dataset.nodes = String(nodes.size);
     }));
+  }
+
+  function drawStrips() {
+    const strips = model.get("strips") || {};
+    for (const [name, strip] of Object.entries(strips)) {
+      const g = nodes.get(name), box = boxes.get(name);
+      if (g && box) stripOf(g, box, strip);
+    }
+    for (const g of canvas.querySelectorAll(".nbflow-strip")) {
+      if (!strips[g.parentNode.dataset.name]) g.remove();
+    }
   }
 
   function applyStates() {
@@ -614,7 +663,7 @@ function render({ model, el }) {
     const parts = [h("h4", {}, d.name)];
     if (d.description) parts.push(h("p", { class: "nbflow-hint" }, d.description));
     if (d.error) parts.push(failureSection(String(d.error)));
-    parts.push(table, previewSection(d.preview), historySection(d.history));
+    parts.push(table, partitionsSection(d.partitions, d.name, send), previewSection(d.preview), historySection(d.history));
     details.replaceChildren(...parts.filter(Boolean));
   }
 
@@ -793,6 +842,7 @@ function render({ model, el }) {
   }
 
   model.on("change:svg", drawGraph);
+  model.on("change:strips", drawStrips);
   model.on("change:states", scheduleApply);
   model.on("change:selected", () => {
     const name = model.get("selected");

@@ -30,6 +30,7 @@ from nbflow.core.events import Event, EventKind, RunFinished, RunStarted
 from nbflow.session.views import json_safe
 from nbflow.widget import layout as layout_module
 from nbflow.widget.layout import INSTALL_HINT, Layout, layout_graph, render_svg
+from nbflow.widget.partitions import partition_detail, strip_of
 from nbflow.widget.plan import upstream_to_build
 from nbflow.widget.runner import Runner, RunRequest
 from nbflow.widget.runs import RunBook, describe_run
@@ -65,6 +66,8 @@ class LineagePanel(anywidget.AnyWidget):
     """Recent runs, newest first (``nbflow.widget.runs.row_of``)."""
     run = traitlets.Dict().tag(sync=True)
     """The detail of the run chosen in the Runs tab (``describe_run``)."""
+    strips = traitlets.Dict().tag(sync=True)
+    """Partitioned assets -> their partition strip (``nbflow.widget.partitions.strip_of``)."""
     live_runs = traitlets.Dict().tag(sync=True)
     """Details of the runs started while this panel is open (the newest ``LIVE_RUNS``), pushed
     unasked as their events arrive: while a cell runs, the kernel reads no message from the
@@ -93,6 +96,7 @@ class LineagePanel(anywidget.AnyWidget):
         self._runs = RunBook()
         self._runs_dirty = False
         self._run_timer: threading.Timer | None = None
+        self._backfills = 0  # backfills started from the panel and still running
         self._live_ids: dict[str, bool] = {}  # run id -> still to re-read (not ended when last read)
         self._closed = False
         self.last_result: Any = None
@@ -121,12 +125,16 @@ class LineagePanel(anywidget.AnyWidget):
         edges = tuple((u, n) for n in names for u in graph.upstream[n] if u in chosen)
         groups = tuple(graph.specs[n].group or "" for n in names)
         # Status reads the store: do it outside the lock so event pushes are never held up.
-        statuses = {s.name: s.status for s in self.session.status(self.selection)} if names else {}
+        read = self.session.status(self.selection) if names else []
+        statuses = {s.name: s.status for s in read}
+        strips = {s.name: strip_of(s.partitions) for s in read if s.partitions is not None}
         with self._lock:
             if (names, edges) != self._shape or groups != self._groups:
                 self._relayout(names, edges, groups)
             self._nodes.set_status(statuses)
             labels = self._nodes.labels()
+        if strips != self.strips:
+            self.strips = strips
         self.states = labels
         if self.selected:
             self._show_details(self.selected)
@@ -178,8 +186,9 @@ class LineagePanel(anywidget.AnyWidget):
         # A run of assets started outside the panel (a magic, nf.materialize): say so, and
         # settle from the store when it ends.
         if event.kind is EventKind.RUN_STARTED:
-            if self.runner.busy or not isinstance(event.data, RunStarted) or event.data.kind != "assets":
-                return
+            if self.runner.busy or self._backfills or not isinstance(event.data, RunStarted) \
+                    or event.data.kind != "assets":
+                return  # the panel's own runs (clicks, its backfills) say how they went themselves
             self._outside_runs.add(event.run_id)
             label = event.data.selection or event.data.name or ""
             self.message = f"Run {event.run_id} of {label}..."
@@ -318,12 +327,18 @@ class LineagePanel(anywidget.AnyWidget):
     # -- runs ------------------------------------------------------------------------------------
 
     def materialize(self, name: str | None = None, scope: str = "this",
-                    force: bool | None = None) -> RunRequest:
+                    force: bool | None = None, *, partitions: str | None = None) -> RunRequest:
         """Start a run in the worker thread: one node (``this``, ``upstream``, ``downstream``)
         or, with no name, everything stale or missing in the panel's selection.
 
         ``force`` rebuilds fresh assets too; by default ``this`` forces and the wider scopes
-        rebuild only what is stale or missing."""
+        rebuild only what is stale or missing. ``partitions`` (``"2026-01-01...2026-01-31"``)
+        runs those partitions of a partitioned node, fresh ones CACHED unless ``force``."""
+        if partitions is not None and name is not None:
+            if name not in self.session.registry.graph():
+                raise KeyError(f"{name!r} is not an asset of this panel")
+            return self.runner.submit(RunRequest(name, force=bool(force), names=(name,),
+                                                 partitions=partitions))
         if name is None:
             request = RunRequest(self.selection, force=False, names=self._shape[0] if self._shape else ())
         else:
@@ -344,6 +359,41 @@ class LineagePanel(anywidget.AnyWidget):
             else:
                 raise ValueError(f"scope must be this, upstream or downstream, not {scope!r}")
         return self.runner.submit(request)
+
+    def backfill(self, name: str, partitions: str, *, submit: bool = False) -> str:
+        """Start a backfill of ``name`` over ``partitions`` in a thread of its own (one run per
+        partition; the plan is in the store first); the message line follows its progress.
+        ``submit`` only writes the plan: the daemon runs it."""
+        from nbflow.session.backfills import plan_backfill, run_backfill, submit_backfill
+
+        plan = plan_backfill(self.session, name, partitions)
+        backfill_id = submit_backfill(self.session, plan)
+        if submit:
+            self.message = (f"Backfill {backfill_id} of {name} ({len(plan.steps)} steps) submitted: "
+                            f"the daemon runs it (`nbflow backfill show {backfill_id}`).")
+            return backfill_id
+        self.message = f"Backfill {backfill_id} of {name}: 0 of {len(plan.steps)} steps..."
+
+        def progress(done: int, total: int) -> None:
+            self.message = f"Backfill {backfill_id} of {name}: {done} of {total} steps..."
+
+        def work() -> None:
+            try:
+                row = run_backfill(self.session, backfill_id, progress=progress)
+                self._backfills -= 1
+                counts = self.session.store.backfills.counts(backfill_id)
+                shown = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+                self.message = f"Backfill {backfill_id} of {name}: {row.state} ({shown})."
+            except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
+                self._backfills -= 1
+                self.message = f"Backfill {backfill_id}: {type(exc).__name__}: {exc}".splitlines()[0]
+            finally:
+                self.refresh()
+                self.load_runs()
+
+        self._backfills += 1
+        threading.Thread(target=work, name=f"nbflow-panel-backfill-{backfill_id}", daemon=True).start()
+        return backfill_id
 
     def cancel(self) -> bool:
         """Stop the running materialisation after its current step."""
@@ -396,8 +446,13 @@ class LineagePanel(anywidget.AnyWidget):
                 self._show_details(self.selected)
             elif action == "materialize":
                 force = content.get("force")
+                parts = content.get("partitions")
                 self.materialize(str(content["name"]), str(content.get("scope", "this")),
-                                 None if force is None else bool(force))
+                                 None if force is None else bool(force),
+                                 partitions=None if parts is None else str(parts))
+            elif action == "backfill":
+                self.backfill(str(content["name"]), str(content.get("partitions") or "*"),
+                              submit=bool(content.get("submit")))
             elif action == "materialize_stale":
                 self.materialize(None)
             elif action == "cancel":
@@ -474,6 +529,11 @@ def describe_asset(session: Any, name: str, nodes: NodeStates) -> dict[str, Any]
                        "rows": m["metadata"].get("rows"), "run_id": m["run_id"]}
                       for m in view["history"]]
     out["preview"] = _preview(session, name) if last is not None else None
+    spec = session.registry.graph().specs.get(name)
+    if spec is not None and spec.partitions is not None:
+        [status] = session.status([name])
+        if status.partitions is not None:
+            out["partitions"] = partition_detail(status.partitions)
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 class Materializer(Protocol):
     def materialize(self, selection: str = "*", *, force: bool = False,
-                    cancel: threading.Event | None = None) -> Any: ...
+                    cancel: threading.Event | None = None, partitions: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class RunRequest:
     selection: str
     force: bool = False
     names: tuple[str, ...] = ()
+    partitions: str | None = None
+    """The partitions of the partitioned assets to run (``"2026-01-01...2026-01-31"``); None: all."""
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
@@ -109,8 +111,9 @@ class Runner:
             try:
                 if self._on_start:
                     self._on_start(request)
+                extra = {} if request.partitions is None else {"partitions": request.partitions}
                 result = self._session.materialize(request.selection, force=request.force,
-                                                   cancel=request.cancel)
+                                                   cancel=request.cancel, **extra)
             except BaseException as exc:  # noqa: BLE001 - shown in the panel as data, never lost in a thread
                 error = exc
             finally:

@@ -595,3 +595,73 @@ def test_panel_runs_tab_forget_and_restart_notice(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not errors, f"page errors: {errors}"
+
+
+PARTITIONS_NB = [
+    textwrap.dedent("""\
+        import nbflow as nf
+
+        DAYS = nf.DailyPartitions(start="2026-01-01", end="2026-01-31")
+
+        @nf.asset(partitions=DAYS)
+        def sales():
+            day = nf.context().partition_key.day
+            if day == 13:
+                raise ValueError("no sales data for the 13th")
+            return day
+
+        nf.materialize("sales", partitions="2026-01-01...2026-01-05")"""),
+    "p = nf.panel()\np",
+]
+
+
+def test_panel_partition_strip_range_and_backfill(tmp_path: Path) -> None:
+    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / "nbroot"
+    root.mkdir()
+    name = write_notebook(root, PARTITIONS_NB, "parts.ipynb")
+    server = LabServer(tmp_path, root).start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = None
+            try:
+                page = open_notebook(browser, server, name, errors)
+                run_all(page)
+                panel = page.locator(".nbflow-panel")
+                expect(panel).to_have_attribute("data-nodes", "1")
+                strip = node(page, "sales").locator("g.nbflow-strip")
+                expect(strip).to_have_attribute("data-total", "30")
+                expect(strip.locator("rect.strip-fresh")).to_have_count(2)
+                expect(strip.locator("rect.strip-missing")).to_have_count(13)
+                node(page, "sales").click()
+                page.keyboard.press("Escape")
+                section = panel.locator(".nbflow-partitions")
+                expect(section.locator(".nbflow-part-summary")).to_contain_text("30 partitions: 5 fresh")
+                expect(section.locator("li[data-verdict=fresh]")).to_contain_text("2026-01-01...2026-01-05")
+                section.locator(".nbflow-part-from").fill("2026-01-06")
+                section.locator(".nbflow-part-to").fill("2026-01-10")
+                section.locator(".nbflow-part-run").click()
+                expect(strip.locator("rect.strip-fresh")).to_have_count(5)
+                section.locator(".nbflow-part-from").fill("2026-01-11")
+                section.locator(".nbflow-part-to").fill("2026-01-15")
+                section.locator(".nbflow-part-backfill").click()
+                expect(page.locator(".nbflow-message")).to_contain_text("(1 failed, 4 succeeded)")
+                expect(strip.locator("rect.strip-failed")).to_have_count(1)
+                expect(panel.locator(".nbflow-partitions .nbflow-part-summary")).to_contain_text("14 fresh")
+                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+                page.screenshot(path=str(ARTIFACTS / "panel-partitions.png"))
+            except Exception:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / "panel-partitions-failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert not errors, f"page errors: {errors}"

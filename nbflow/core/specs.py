@@ -79,6 +79,9 @@ class AssetSpec:
     partition_mapping: Mapping[str, Any] = field(default_factory=dict)
     """Upstream asset (or parameter) name -> how a partition picks that asset's partitions;
     ``"*"`` applies to every upstream asset not named."""
+    single_call: bool = False
+    """Partitioned only: the partitions a run builds go to one call of the function, which
+    reads ``context().partition_keys`` / ``partition_range`` and returns ``{key: value}``."""
 
     @property
     def retries(self) -> int:
@@ -117,7 +120,7 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
                max_delay: float = MAX_DELAY, source: str | None = None,
                kind: str = "function", kinds: Sequence[str] = (),
                owners: Sequence[str] = (), partitions: Any = None,
-               partition_mapping: Any = None) -> AssetSpec:
+               partition_mapping: Any = None, single_call: bool = False) -> AssetSpec:
     """Build an ``AssetSpec`` from a function, validating the arguments."""
     if not callable(fn):
         raise DefinitionError(f"@asset needs a function, got {type(fn).__name__}.")
@@ -152,13 +155,20 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
         if not isinstance(c, CheckSpec):
             raise DefinitionError(f"checks of asset {label!r} must be made with nf.check(...), got {c!r}.")
     defn, mapping = _partitioning(label, partitions, partition_mapping)
+    if single_call and defn is None:
+        raise DefinitionError(f"Asset {label!r} has single_call=True but no partitions; "
+                              "single_call gives a run's partitions to one call, so add "
+                              "partitions=... or drop single_call.")
+    if single_call and label in mapping and any(p.name == label for p in _params(fn)):
+        raise DefinitionError(f"Asset {label!r} reads its own earlier partitions, so they must "
+                              "be built one after another; drop single_call=True.")
     return AssetSpec(
         name=label, fn=fn, params=_params(fn), deps=tuple(deps), group=group or "default",
         tags=dict(tags or {}), metadata=dict(metadata or {}),
         code_version=None if code_version is None else str(code_version), io=io,
         description=description if description is not None else inspect.getdoc(fn),
         checks=tuple(checks), retry=retry, source=source, kind=kind, kinds=kinds, owners=owners,
-        partitions=defn, partition_mapping=mapping)
+        partitions=defn, partition_mapping=mapping, single_call=bool(single_call))
 
 
 def _partitioning(label: str, partitions: Any, mapping: Any) -> tuple[Any, dict[str, Any]]:
@@ -222,7 +232,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
           retries: int = 0, retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
           jitter: float = 0.0, retry_on: RetryOnArg = (Exception,), max_delay: float = MAX_DELAY,
           kinds: Sequence[str] = (), owners: Sequence[str] = (), partitions: Any = None,
-          partition_mapping: Any = None, registry: Registry | None = None) -> Any:
+          partition_mapping: Any = None, single_call: bool = False,
+          registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
     Upstream assets come from the parameter names; ``deps`` adds upstream names whose values
@@ -231,6 +242,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
     the step's retry policy, as for tasks. ``partitions`` (a definition or its short form,
     ``"daily:2026-01-01"``) slices the asset; ``partition_mapping`` (``{"upstream": mapping}``,
     or one mapping for every upstream) says which upstream partitions each partition reads.
+    ``single_call=True`` gives all the partitions a run builds to one call (a backfill with
+    ``policy="single_run"`` builds a whole range so): the function reads
+    ``context().partition_keys`` and ``partition_range``, gets each partitioned input as a dict
+    key -> value over the range, and returns a dict key -> value, one per partition.
     """
 
     def wrap(f: Callable[..., Any]) -> AssetSpec:
@@ -241,7 +256,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
                           checks=checks, retries=retries, retry_delay=retry_delay,
                           backoff=backoff, jitter=jitter, retry_on=retry_on, max_delay=max_delay,
                           kinds=kinds, owners=owners, partitions=partitions,
-                          partition_mapping=partition_mapping)
+                          partition_mapping=partition_mapping, single_call=single_call)
         (registry if registry is not None else default_registry()).add(spec)
         return spec
 

@@ -46,6 +46,7 @@ class AssetStepContext:
     asset: str
     partition_key: Any = None
     partition_time_window: tuple[Any, Any] | None = None
+    partition_keys: tuple[Any, ...] | None = None
 
 
 _scope: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar("nbflow_run", default=None)
@@ -93,7 +94,15 @@ class RunContext:
     """The partition an asset step makes: a date or aware datetime (time windows), a str
     (static, dynamic) or a ``MultiKey`` (multi); None when unpartitioned."""
     partition_time_window: tuple[Any, Any] | None = None
-    """For time-window partitions: ``(start, end)`` of the window, aware datetimes."""
+    """For time-window partitions: ``(start, end)`` of the window, aware datetimes (of the
+    whole range, in a ``single_call`` asset's call)."""
+    partition_keys: tuple[Any, ...] | None = None
+    """In a ``single_call`` asset's call: every partition key it builds, in key order."""
+
+    @property
+    def partition_range(self) -> tuple[Any, Any] | None:
+        """In a ``single_call`` asset's call: its first and last partition key."""
+        return None if not self.partition_keys else (self.partition_keys[0], self.partition_keys[-1])
 
 
 def context() -> RunContext:
@@ -104,7 +113,8 @@ def context() -> RunContext:
     if a is not None and step is None:
         return RunContext(run_id=a.run_id, step=a.step, asset=a.asset,
                           partition_key=a.partition_key,
-                          partition_time_window=a.partition_time_window)
+                          partition_time_window=a.partition_time_window,
+                          partition_keys=a.partition_keys)
     if step is not None:
         scope = step.scope
     if scope is None:

@@ -43,7 +43,7 @@ from nbflow.core.records import MaterializationRecord
 from nbflow.core.specs import AssetSpec
 from nbflow.core.states import State
 from nbflow.core.versions import code_version
-from nbflow.engine.assets import AssetRun, Ref, StepFailure, StepOutput, execute_asset
+from nbflow.engine.assets import AssetRun, Ref, StepFailure, StepOutput, _user_traceback, execute_asset
 from nbflow.engine.context import AssetStepContext, asset_step, reset_asset_step
 from nbflow.engine.executors import Executor
 from nbflow.engine.io import io_manager, load_value, value_problem
@@ -203,6 +203,43 @@ class PartitionCall:
             reset_asset_step(token)
 
 
+class RangeCall(PartitionCall):
+    """A ``single_call`` asset's one call for several partitions: returns ``{key text: value}``
+    with a value for each key (typed keys or their texts), or says which are missing."""
+
+    def __init__(self, fn: Callable[..., Any], ctx: AssetStepContext, base: str,
+                 texts: dict[Any, str]) -> None:
+        super().__init__(fn, ctx, base)
+        self.texts = texts
+
+    def __call__(self, **kwargs: Any) -> Any:
+        out = super().__call__(**kwargs)
+        name = self.ctx.asset
+        if not isinstance(out, Mapping):
+            raise TypeError(f"single_call asset {name!r} returned {type(out).__name__}; it must "
+                            "return a dict with one value per partition key of its call "
+                            "(nf.context().partition_keys).")
+        by_text = {(self.texts.get(k) or str(k)): v for k, v in out.items()}
+        missing = [t for t in self.texts.values() if t not in by_text]
+        if missing:
+            raise KeyError(f"single_call asset {name!r} returned no value for partition(s) "
+                           f"{', '.join(missing[:5])}; return one value per key of "
+                           "nf.context().partition_keys.")
+        return {t: by_text[t] for t in self.texts.values()}
+
+
+def call_range(call: RangeCall, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a range call in the worker (inputs that are stored references are loaded)."""
+    args = {}
+    for p, v in inputs.items():
+        args[p] = (load_value(io_manager(v.io, call.base), v.uri, v.data_version, p)
+                   if isinstance(v, Ref) else v)
+    try:
+        return call(**args)  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - the user's code: reported as the steps' failure
+        raise StepFailure(f"{type(exc).__name__}: {exc}", _user_traceback(exc, call.fn), exc) from None
+
+
 def _window(spec: AssetSpec, key: Any) -> tuple[Any, Any] | None:
     tw = getattr(spec.partitions, "time_window", None)
     if tw is None or key is None:
@@ -237,6 +274,14 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
     delayed: list[tuple[float, int, str]] = []
     versions: dict[str, str] = {}
     asset_keep = {a for a in keep_set if a in graph.specs}
+    # single_call assets: their steps wait, ready and not cached, until the whole run's set is,
+    # then go to one call (``groups``: asset -> its steps; ``gathered``: the waiting ones)
+    groups: dict[str, list[str]] = {}
+    for s in plan.steps:
+        if graph.specs[plan.nodes[s].asset].single_call and plan.nodes[s].text is not None:
+            groups.setdefault(plan.nodes[s].asset, []).append(s)
+    gathered: dict[str, list[tuple[str, dict[str, Any], str, dict[str, str]]]] = {a: [] for a in groups}
+    ranges: dict[Future[Any], tuple[str, list[tuple[str, dict[str, Any], str, dict[str, str]]]]] = {}
 
     def cv_of(asset: str) -> str:
         if asset not in versions:
@@ -305,15 +350,78 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
                 inputs[p] = {k: value_of(u) for k, u in ids.items() if u in current}
             else:
                 inputs[p] = value_of(ids)
+        if node.asset in groups:
+            gathered[node.asset].append((sid, inputs, cv, inputs_v))
+            return
         ctx = AssetStepContext(run_id, sid, node.asset, node.key, _window(spec, node.key))
         step_spec = dataclasses.replace(spec, name=sid, fn=PartitionCall(spec.fn, ctx, base))
         fut = executor.submit(execute_asset, step_spec, inputs, base, not remote)
         running[fut] = (sid, attempt, cv, inputs_v)
 
+    def launch_ranges() -> int:
+        """Start each single_call asset whose steps of this run are all gathered or ended;
+        returns how many calls started."""
+        started = 0
+        for asset, members in groups.items():
+            got = gathered[asset]
+            if not got or any(s not in states and s not in {g[0] for g in got} for s in members):
+                continue
+            gathered[asset] = []
+            order = {s: i for i, s in enumerate(members)}
+            got.sort(key=lambda g: order[g[0]])  # key order, whatever order they got ready in
+            spec = graph.specs[asset]
+            nodes = [plan.nodes[g[0]] for g in got]
+            merged: dict[str, Any] = {}
+            for (sid, inputs, _cv, _iv), node in zip(got, nodes, strict=True):
+                for p, v in inputs.items():
+                    ids = plan.inputs[sid][p]
+                    if isinstance(ids, dict):
+                        merged.setdefault(p, {}).update(v)
+                    elif split_step(ids)[1] is None:
+                        merged[p] = v  # an unpartitioned input: the same for every key
+                    else:
+                        merged.setdefault(p, {})[node.key] = v
+            first, last = _window(spec, nodes[0].key), _window(spec, nodes[-1].key)
+            span = (first[0], last[1]) if first and last else None
+            label = f"{asset}[{nodes[0].text}...{nodes[-1].text}]" if len(nodes) > 1 else got[0][0]
+            ctx = AssetStepContext(run_id, label, asset, None, span, tuple(n.key for n in nodes))
+            call = RangeCall(spec.fn, ctx, base, {n.key: str(n.text) for n in nodes})
+            ranges[executor.submit(call_range, call, merged)] = (asset, got)
+            started += 1
+        return started
+
+    def collect_range(fut: Future[Any]) -> None:
+        asset, got = ranges.pop(fut)
+        spec = graph.specs[asset]
+        try:
+            values_by_text: dict[str, Any] = fut.result()
+        except StepFailure as exc:
+            for sid, *_ in got:
+                errors[sid] = {"message": exc.message, "traceback": exc.traceback}
+                finish(sid, State.FAILED, error=exc.message, traceback=exc.traceback, attempt=1)
+            return
+        except Exception as exc:  # noqa: BLE001 - the executor itself failed
+            message = f"{type(exc).__name__}: {exc}"
+            for sid, *_ in got:
+                errors[sid] = {"message": message, "traceback": ""}
+                finish(sid, State.FAILED, error=message, attempt=1)
+            return
+        for sid, _inputs, cv, inputs_v in got:
+            value = values_by_text[str(plan.nodes[sid].text)]
+            store = dataclasses.replace(spec, name=sid, fn=lambda v=value: v)
+            try:
+                out = execute_asset(store, {}, base, not remote)
+            except StepFailure as exc:
+                errors[sid] = {"message": exc.message, "traceback": exc.traceback}
+                finish(sid, State.FAILED, error=exc.message, attempt=1)
+                continue
+            record(sid, 1, cv, inputs_v, out)
+
     def collect(fut: Future[Any]) -> None:
+        if fut in ranges:
+            collect_range(fut)
+            return
         sid, attempt, cv, inputs_v = running.pop(fut)
-        node = plan.nodes[sid]
-        spec = graph.specs[node.asset]
         try:
             out: StepOutput = fut.result()
         except StepFailure as exc:
@@ -323,6 +431,11 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
             fail(sid, attempt, f"{type(exc).__name__}: {exc}",
                  "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), exc)
             return
+        record(sid, attempt, cv, inputs_v, out)
+
+    def record(sid: str, attempt: int, cv: str, inputs_v: dict[str, str], out: StepOutput) -> None:
+        node = plan.nodes[sid]
+        spec = graph.specs[node.asset]
         current[sid] = out.data_version
         refs[sid] = Ref(out.uri, spec.io, out.data_version)
         if not remote and (consumers.get(sid) or sid in keep_set or node.asset in asset_keep):
@@ -366,23 +479,32 @@ def run_plan(graph: Graph, plan: Plan, *, run_id: str, emit: Callable[[Event], N
         errors[sid] = {"message": message, "traceback": tb}
         finish(sid, State.FAILED, error=message, traceback=tb, attempt=attempt)
 
-    while ready or running or delayed:
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    while ready or running or delayed or ranges or (any(gathered.values()) and not cancelled()):
         while delayed and delayed[0][0] <= time.monotonic():
             ready.append(heapq.heappop(delayed)[2])
         while ready:
             sid = ready.popleft()
-            if cancel is not None and cancel.is_set():
+            if cancelled():
                 ready.appendleft(sid)
                 break
             start(sid)
             if not executor.concurrent:
                 for fut in list(running):
                     collect(fut)
-        if cancel is not None and cancel.is_set() and not running:
+        if groups and not ready and not cancelled() and launch_ranges() and not executor.concurrent:
+            for fut in list(ranges):
+                collect(fut)
+            continue
+        if not (ready or running or delayed or ranges):
+            break  # gathered steps left over can no longer complete: they end CANCELLED below
+        if cancelled() and not running and not ranges:
             break
         due = max(delayed[0][0] - time.monotonic(), 0.0) if delayed else None
-        if running:
-            done, _ = wait(list(running), timeout=due, return_when=FIRST_COMPLETED)
+        if running or ranges:
+            done, _ = wait([*running, *ranges], timeout=due, return_when=FIRST_COMPLETED)
             for fut in done:
                 collect(fut)
         elif due is not None and not ready:

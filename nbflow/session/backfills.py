@@ -137,11 +137,18 @@ def plan_backfill(session: Session, selection: str | Iterable[str], partitions: 
         raise PartitionError(f"The assets of {_text(selection)!r} have different partitions over "
                              f"{_text(partitions)!r} ({shapes}), so they cannot share one run per "
                              "partition; backfill them separately, or use policy='single_run'.")
-    batch_of = {k: (i // per_run if per_run else 0) for i, k in enumerate(order)}
-    last = max(batch_of.values()) + (1 if whole else 0)
-    steps = [(a, k, batch_of[k]) for a, ks in keys_of.items() for k in ks]
-    steps.sort(key=lambda s: (s[2], names.index(s[0])))
-    steps += [(a, WHOLE, last) for a in whole]
+    # unpartitioned assets run once: first when no partitioned asset of the backfill is
+    # upstream of them (the partitions may read them), last otherwise (they read the partitions)
+    partitioned = set(keys_of)
+    tail = {a for a in whole if graph.upstream_of([a]) & partitioned}
+    head = [a for a in whole if a not in tail]
+    shift = 1 if head else 0
+    batch_of = {k: (i // per_run if per_run else 0) + shift for i, k in enumerate(order)}
+    last = max(batch_of.values()) + 1
+    steps = [(a, WHOLE, 0) for a in head]
+    body = [(a, k, batch_of[k]) for a, ks in keys_of.items() for k in ks]
+    body.sort(key=lambda s: (s[2], names.index(s[0])))
+    steps += body + [(a, WHOLE, last) for a in whole if a in tail]
     label = selection if isinstance(selection, str) else ", ".join(names)
     return BackfillPlan(label, _text(partitions),
                         "single_run" if per_run == 0 else "per_partition", per_run, steps)

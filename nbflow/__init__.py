@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "DefinitionError": "nbflow.errors",
     "DimensionMapping": "nbflow.core.partition_mappings",
     "DynamicPartitions": "nbflow.core.partitions",
+    "Freshness": "nbflow.core.freshness_policy",
     "HourlyPartitions": "nbflow.core.time_windows",
     "IOManagerError": "nbflow.errors",
     "IdentityMapping": "nbflow.core.partition_mappings",
@@ -101,6 +102,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these come from __getattr__
     from nbflow.api import get_run, load, materialize, runs, status  # noqa: F401
+    from nbflow.core.freshness_policy import Freshness  # noqa: F401
     from nbflow.core.records import AssetStatus, RunRecord  # noqa: F401
     from nbflow.core.registry import Registry  # noqa: F401
     from nbflow.core.specs import asset, check  # noqa: F401

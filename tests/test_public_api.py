@@ -9,7 +9,7 @@ import nbflow
 
 PUBLIC = [
     "AllPartitions", "AssetStatus", "Client", "CycleError", "DailyPartitions", "DefinitionError",
-    "DimensionMapping", "DynamicPartitions", "HourlyPartitions", "IOManagerError",
+    "DimensionMapping", "DynamicPartitions", "Freshness", "HourlyPartitions", "IOManagerError",
     "IdentityMapping", "LastPartition", "MaterializeResult", "MonthlyPartitions", "MultiKey",
     "MultiPartitions", "NbflowError", "PartitionError", "Registry", "RunRecord", "RunRequest",
     "SelectionError", "Session", "Settings", "SkipReason", "State", "StaticMapping",

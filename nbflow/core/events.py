@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     MATERIALIZATION = "MATERIALIZATION"  # step (asset or partition step); Materialized
     CHECK = "CHECK"                      # step; CheckEvaluated
     LOG = "LOG"                          # step or None; LogLine
+    FRESHNESS = "FRESHNESS"              # step (the asset); FreshnessChanged
 
 
 _P = TypeVar("_P", bound="Payload")
@@ -203,6 +204,23 @@ class LogLine(Payload):
     ended: str | None = None                # a late RUN_FINISHED kept as a note: its state
 
 
+@_payload(EventKind.FRESHNESS)
+@dataclass(frozen=True, slots=True)
+class FreshnessChanged(Payload):
+    """An asset became overdue against its freshness policy, or recovered (recorded by the
+    daemon once per change; the event's run id is ``FRESHNESS_RUN_ID``)."""
+
+    overdue: bool = False
+    deadline: float | None = None           # epoch seconds: the deadline that passed (or the next)
+    reason: str | None = None               # why it is overdue
+    partition: str | None = None            # a partitioned asset: the partition that is due
+    policy: str | None = None               # the policy, described
+
+
+FRESHNESS_RUN_ID = "freshness"
+"""The run id of ``FRESHNESS`` events: they belong to no run."""
+
+
 def payload_from(kind: EventKind | str, data: Mapping[Any, Any] | None) -> Payload:
     """The payload of a ``kind`` event from its stored JSON: unknown keys are ignored,
     missing ones take their defaults (old rows load as they are)."""
@@ -249,6 +267,7 @@ class Hooks:
             fn(event)
 
 
-__all__ = ["PAYLOADS", "CheckEvaluated", "Event", "EventKind", "Hooks", "LogLine", "Materialized",
+__all__ = ["FRESHNESS_RUN_ID", "PAYLOADS", "CheckEvaluated", "Event", "EventKind",
+           "FreshnessChanged", "Hooks", "LogLine", "Materialized",
            "Payload", "RunFinished", "RunStarted", "StepFinished", "StepRetrying", "StepStarted",
            "Subscriber", "payload_from"]

@@ -12,6 +12,7 @@ from nbflow.core.retry import MAX_DELAY, RetryOnArg, RetryPolicy, make_retry_pol
 from nbflow.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from nbflow.core.freshness_policy import Freshness
     from nbflow.core.partitions import PartitionsDefinition
     from nbflow.core.registry import Registry
 
@@ -82,6 +83,8 @@ class AssetSpec:
     single_call: bool = False
     """Partitioned only: the partitions a run builds go to one call of the function, which
     reads ``context().partition_keys`` / ``partition_range`` and returns ``{key: value}``."""
+    freshness: Freshness | None = None
+    """How late the asset may be (``core/freshness_policy.py``); None: no policy."""
 
     @property
     def retries(self) -> int:
@@ -120,7 +123,8 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
                max_delay: float = MAX_DELAY, source: str | None = None,
                kind: str = "function", kinds: Sequence[str] = (),
                owners: Sequence[str] = (), partitions: Any = None,
-               partition_mapping: Any = None, single_call: bool = False) -> AssetSpec:
+               partition_mapping: Any = None, single_call: bool = False,
+               freshness: Any = None) -> AssetSpec:
     """Build an ``AssetSpec`` from a function, validating the arguments."""
     if not callable(fn):
         raise DefinitionError(f"@asset needs a function, got {type(fn).__name__}.")
@@ -162,13 +166,17 @@ def make_asset(fn: Callable[..., Any], *, name: str | None = None, deps: Sequenc
     if single_call and label in mapping and any(p.name == label for p in _params(fn)):
         raise DefinitionError(f"Asset {label!r} reads its own earlier partitions, so they must "
                               "be built one after another; drop single_call=True.")
+    from nbflow.core.freshness_policy import as_freshness
+
+    policy = as_freshness(freshness, asset=label)
     return AssetSpec(
         name=label, fn=fn, params=_params(fn), deps=tuple(deps), group=group or "default",
         tags=dict(tags or {}), metadata=dict(metadata or {}),
         code_version=None if code_version is None else str(code_version), io=io,
         description=description if description is not None else inspect.getdoc(fn),
         checks=tuple(checks), retry=retry, source=source, kind=kind, kinds=kinds, owners=owners,
-        partitions=defn, partition_mapping=mapping, single_call=bool(single_call))
+        partitions=defn, partition_mapping=mapping, single_call=bool(single_call),
+        freshness=policy)
 
 
 def _partitioning(label: str, partitions: Any, mapping: Any) -> tuple[Any, dict[str, Any]]:
@@ -232,7 +240,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
           retries: int = 0, retry_delay: float | Sequence[float] = 0.0, backoff: float = 1.0,
           jitter: float = 0.0, retry_on: RetryOnArg = (Exception,), max_delay: float = MAX_DELAY,
           kinds: Sequence[str] = (), owners: Sequence[str] = (), partitions: Any = None,
-          partition_mapping: Any = None, single_call: bool = False,
+          partition_mapping: Any = None, single_call: bool = False, freshness: Any = None,
           registry: Registry | None = None) -> Any:
     """Declare an asset: ``@asset`` or ``@asset(name=..., io="parquet", ...)``.
 
@@ -246,6 +254,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
     ``policy="single_run"`` builds a whole range so): the function reads
     ``context().partition_keys`` and ``partition_range``, gets each partitioned input as a dict
     key -> value over the range, and returns a dict key -> value, one per partition.
+    ``freshness`` (``"6h"`` or ``nf.Freshness(max_lag=..., cron=..., tz=...)``) says how late
+    it may be: ``nf.status()`` shows it overdue past that deadline.
     """
 
     def wrap(f: Callable[..., Any]) -> AssetSpec:
@@ -256,7 +266,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, deps
                           checks=checks, retries=retries, retry_delay=retry_delay,
                           backoff=backoff, jitter=jitter, retry_on=retry_on, max_delay=max_delay,
                           kinds=kinds, owners=owners, partitions=partitions,
-                          partition_mapping=partition_mapping, single_call=single_call)
+                          partition_mapping=partition_mapping, single_call=single_call,
+                          freshness=freshness)
         (registry if registry is not None else default_registry()).add(spec)
         return spec
 

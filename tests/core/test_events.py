@@ -14,6 +14,7 @@ from nbflow.core.events import (
     CheckEvaluated,
     Event,
     EventKind,
+    FreshnessChanged,
     LogLine,
     Materialized,
     Payload,
@@ -51,6 +52,9 @@ FULL: dict[EventKind, Payload] = {
     EventKind.CHECK: CheckEvaluated(name="pos", passed=False, severity="warn", message="2 rows"),
     EventKind.LOG: LogLine(level="WARNING", message="m", logger="nbflow.run", attempt=1,
                            error="E", ended="SUCCEEDED"),
+    EventKind.FRESHNESS: FreshnessChanged(overdue=True, deadline=1774760400.0,
+                                          reason="never materialised", partition="2026-03-28",
+                                          policy="materialised within 6h"),
 }
 
 

@@ -57,8 +57,50 @@ def backfill(selection: str | Iterable[str], partitions: Any, *, policy: str = "
         return plan
     backfill_id = submit_backfill(session, plan, concurrency=concurrency, force=force)
     if not submit:
-        run_backfill(session, backfill_id)
+        progress, done = _progress_line(f"Backfill {backfill_id} of {plan.selection}")
+        try:
+            run_backfill(session, backfill_id, progress=progress)
+        finally:
+            done()
     return Backfill(session, backfill_id)
+
+
+def _progress_line(label: str) -> tuple[Any, Any]:
+    """A progress line for long work: updated in place in a notebook cell, on stderr in a
+    terminal, nothing otherwise. Returns (``progress(done, total)``, ``finish()``)."""
+    import sys
+    import time
+
+    shown: dict[str, Any] = {"at": 0.0, "text": ""}
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        shell = None
+    handle = display(f"{label}: starting...", display_id=True) if shell is not None else None
+    tty = handle is None and sys.stderr.isatty()
+
+    def progress(n: int, total: int) -> None:
+        shown["text"] = f"{label}: {n}/{total} steps done"
+        now = time.monotonic()
+        if now - shown["at"] < 0.25 and n < total:
+            return
+        shown["at"] = now
+        if handle is not None:
+            handle.update(shown["text"])
+        elif tty:
+            sys.stderr.write("\r" + shown["text"])
+            sys.stderr.flush()
+
+    def finish() -> None:
+        if handle is not None and shown["text"]:
+            handle.update(shown["text"])
+        elif tty and shown["text"]:
+            sys.stderr.write("\n")
+
+    return progress, finish
 
 
 def forget(name: str, *, registry: Registry | None = None) -> list[str]:
@@ -80,7 +122,8 @@ def partitions(name: str) -> Any:
 
 
 def status(selection: str | Iterable[str] = "*", *, registry: Registry | None = None) -> list[AssetStatus]:
-    """Every selected asset: fresh / stale (and why) / missing / failed, and its last materialisation."""
+    """Every selected asset: fresh / stale (and why) / missing / failed, and its last
+    materialisation; ``freshness``: overdue or on time (with the deadline) under its policy."""
     return _session(registry).status(selection)
 
 

@@ -66,6 +66,7 @@ def test_partitions_notebook_runs_ranges_then_the_rest(tmp_path: Path,
     assert "21 step(s) in 11 runs (per_partition)" in text                 # the plan: 10 days + summary
     assert "('SUCCEEDED', {'SUCCEEDED': 21})" in text                      # the backfill, forced
     assert "daily_orders+ over 2026-01-01...2026-01-10 (21 succeeded)>" in text
+    assert "of daily_orders+: 21/21 steps done" in text                    # its progress line
     assert "{'acme': 'report for acme', 'globex': 'report for globex'}" in text
 
 

@@ -9,12 +9,15 @@ in test-artifacts/ and the measured timings in test-artifacts/panel-browser-timi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -435,6 +438,39 @@ def test_panel_renders_in_notebook_7(tmp_path: Path) -> None:
     assert not ours, f"page errors from the panel: {ours}"
 
 
+@contextlib.contextmanager
+def lab_notebook(tmp_path: Path, cells: list[str], name: str, failure_png: str) -> Iterator[Any]:
+    """JupyterLab with ``cells`` as notebook ``name`` open in Chromium: yields (page, the
+    notebook's folder); a failure leaves ``failure_png`` in test-artifacts/, and page errors
+    fail the test."""
+    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / "nbroot"
+    root.mkdir()
+    notebook = write_notebook(root, cells, name)
+    server = LabServer(tmp_path, root).start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = None
+            try:
+                page = open_notebook(browser, server, notebook, errors)
+                yield page, root
+            except Exception:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / failure_png))
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert not errors, f"page errors: {errors}"
+
+
 RUNS_NB = [
     textwrap.dedent("""\
         import pathlib
@@ -489,112 +525,90 @@ RUNS_NB = [
 
 
 def test_panel_runs_tab_forget_and_restart_notice(tmp_path: Path) -> None:
-    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    root = tmp_path / "nbroot"
-    root.mkdir()
-    name = write_notebook(root, RUNS_NB, "runs.ipynb")
-    server = LabServer(tmp_path, root).start()
-    errors: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = None
-            try:
-                page = open_notebook(browser, server, name, errors)
-                run_all(page)
-                panel = page.locator(".nbflow-panel")
-                expect(panel).to_have_attribute("data-nodes", "2")
-                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
-                panel.locator(".nbflow-tab[data-tab=runs]").click()
-                expect(panel.locator(".nbflow-runs")).to_be_visible()
-                expect(panel.locator(".nbflow-graph")).to_be_hidden()
+    with lab_notebook(tmp_path, RUNS_NB, "runs.ipynb", "panel-runs-failure.png") as (page, root):
+        run_all(page)
+        panel = page.locator(".nbflow-panel")
+        expect(panel).to_have_attribute("data-nodes", "2")
+        panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        panel.locator(".nbflow-tab[data-tab=runs]").click()
+        expect(panel.locator(".nbflow-runs")).to_be_visible()
+        expect(panel.locator(".nbflow-graph")).to_be_hidden()
 
-                # a flow started in a later cell appears live, running, then finishes
-                rows = panel.locator("tr.nbflow-run-row")
-                waiting = rows.filter(has_text="waiting")
-                expect(waiting).to_have_attribute("data-state", "RUNNING")
-                expect(waiting).to_have_attribute("data-kind", "flow")
-                expect(waiting).to_contain_text("1 running")
-                waiting.click()
-                detail = panel.locator(".nbflow-run-detail")
-                expect(detail.locator("tr[data-step=wait_for_go]")).to_have_attribute("data-state", "RUNNING")
-                expect(detail.locator("g#nbflow-step-wait_for_go")).to_have_class("nbflow-node state-running")
-                (root / "go.flag").write_text("go")
-                expect(waiting).to_have_attribute("data-state", "SUCCEEDED")
-                expect(detail.locator("g#nbflow-step-wait_for_go")).to_have_class("nbflow-node state-succeeded")
+        # a flow started in a later cell appears live, running, then finishes
+        rows = panel.locator("tr.nbflow-run-row")
+        waiting = rows.filter(has_text="waiting")
+        expect(waiting).to_have_attribute("data-state", "RUNNING")
+        expect(waiting).to_have_attribute("data-kind", "flow")
+        expect(waiting).to_contain_text("1 running")
+        waiting.click()
+        detail = panel.locator(".nbflow-run-detail")
+        expect(detail.locator("tr[data-step=wait_for_go]")).to_have_attribute("data-state", "RUNNING")
+        expect(detail.locator("g#nbflow-step-wait_for_go")).to_have_class("nbflow-node state-running")
+        (root / "go.flag").write_text("go")
+        expect(waiting).to_have_attribute("data-state", "SUCCEEDED")
+        expect(detail.locator("g#nbflow-step-wait_for_go")).to_have_class("nbflow-node state-succeeded")
 
-                # the flow with a retried task: steps, attempts, the task graph with its edges
-                pipeline = rows.filter(has_text="pipeline")
-                expect(pipeline).to_have_attribute("data-state", "SUCCEEDED")
-                expect(rows.filter(has_text="raw_orders, clean_orders")).to_have_attribute("data-kind", "assets")
-                pipeline.click()
-                expect(detail.locator("h4")).to_contain_text("pipeline")
-                expect(detail.locator("tr[data-step=flaky_inc] .nbflow-attempts")).to_have_text("2")
-                expect(detail.locator("tr[data-step='flaky_inc-1'] .nbflow-attempts")).to_have_text("1")
-                expect(detail.locator("tr[data-step=add]")).to_contain_text("← flaky_inc, flaky_inc-1")
-                expect(detail.locator("tr[data-key='cache hits'] td")).to_have_text("0")
-                graph = detail.locator(".nbflow-task-graph svg")
-                expect(graph.locator("g.nbflow-node")).to_have_count(3)
-                expect(graph.locator("path.nbflow-edge")).to_have_count(3)
-                expect(graph.locator("g#nbflow-step-add")).to_have_class("nbflow-node state-succeeded")
-                expect(detail.locator("h5", has_text="Logs")).to_be_visible()
-                page.screenshot(path=str(ARTIFACTS / "panel-runs-light.png"))
-                set_theme(page, "JupyterLab Dark")
-                assert luminance(style(panel.locator(".nbflow-runs-table td").first, "color")) > 0.6
-                panel.screenshot(path=str(ARTIFACTS / "panel-runs-dark-panel.png"))
-                set_theme(page, "JupyterLab Light")
+        # the flow with a retried task: steps, attempts, the task graph with its edges
+        pipeline = rows.filter(has_text="pipeline")
+        expect(pipeline).to_have_attribute("data-state", "SUCCEEDED")
+        expect(rows.filter(has_text="raw_orders, clean_orders")).to_have_attribute("data-kind", "assets")
+        pipeline.click()
+        expect(detail.locator("h4")).to_contain_text("pipeline")
+        expect(detail.locator("tr[data-step=flaky_inc] .nbflow-attempts")).to_have_text("2")
+        expect(detail.locator("tr[data-step='flaky_inc-1'] .nbflow-attempts")).to_have_text("1")
+        expect(detail.locator("tr[data-step=add]")).to_contain_text("← flaky_inc, flaky_inc-1")
+        expect(detail.locator("tr[data-key='cache hits'] td")).to_have_text("0")
+        graph = detail.locator(".nbflow-task-graph svg")
+        expect(graph.locator("g.nbflow-node")).to_have_count(3)
+        expect(graph.locator("path.nbflow-edge")).to_have_count(3)
+        expect(graph.locator("g#nbflow-step-add")).to_have_class("nbflow-node state-succeeded")
+        expect(detail.locator("h5", has_text="Logs")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "panel-runs-light.png"))
+        set_theme(page, "JupyterLab Dark")
+        assert luminance(style(panel.locator(".nbflow-runs-table td").first, "color")) > 0.6
+        panel.screenshot(path=str(ARTIFACTS / "panel-runs-dark-panel.png"))
+        set_theme(page, "JupyterLab Light")
 
-                # forget: the menu asks first; Cancel keeps the node, Forget removes it
-                panel.locator(".nbflow-tab[data-tab=graph]").click()
-                node(page, "clean_orders").click()
-                menu = page.locator(".nbflow-menu")
-                menu.locator(".nbflow-menu-forget").click()
-                expect(menu.locator(".nbflow-menu-question")).to_contain_text("history stays in the store")
-                assert page.evaluate("() => document.activeElement.textContent") == "Cancel"
-                panel.screenshot(path=str(ARTIFACTS / "panel-forget-confirm.png"))
-                menu.locator(".nbflow-menu-forget-no").click()
-                expect(menu).to_be_hidden()
-                expect(panel).to_have_attribute("data-nodes", "2")
-                node(page, "clean_orders").click()
-                menu.locator(".nbflow-menu-forget").click()
-                menu.locator(".nbflow-menu-forget-yes").click()
-                expect(panel).to_have_attribute("data-nodes", "1")
-                expect(node(page, "clean_orders")).to_have_count(0)
-                expect(page.locator(".nbflow-message")).to_contain_text("Forgot 'clean_orders'")
+        # forget: the menu asks first; Cancel keeps the node, Forget removes it
+        panel.locator(".nbflow-tab[data-tab=graph]").click()
+        node(page, "clean_orders").click()
+        menu = page.locator(".nbflow-menu")
+        menu.locator(".nbflow-menu-forget").click()
+        expect(menu.locator(".nbflow-menu-question")).to_contain_text("history stays in the store")
+        assert page.evaluate("() => document.activeElement.textContent") == "Cancel"
+        panel.screenshot(path=str(ARTIFACTS / "panel-forget-confirm.png"))
+        menu.locator(".nbflow-menu-forget-no").click()
+        expect(menu).to_be_hidden()
+        expect(panel).to_have_attribute("data-nodes", "2")
+        node(page, "clean_orders").click()
+        menu.locator(".nbflow-menu-forget").click()
+        menu.locator(".nbflow-menu-forget-yes").click()
+        expect(panel).to_have_attribute("data-nodes", "1")
+        expect(node(page, "clean_orders")).to_have_count(0)
+        expect(page.locator(".nbflow-message")).to_contain_text("Forgot 'clean_orders'")
 
-                # a kernel restart: the panel says so and re-runs its own cell on request
-                expect(panel.locator(".nbflow-dead")).to_be_hidden()
-                page.get_by_role("menuitem", name="Kernel", exact=True).click()
-                page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel…")).first.click()
-                page.locator(".jp-Dialog .jp-mod-accept").click()
-                dead = panel.locator(".nbflow-dead")
-                expect(dead).to_be_visible()
-                expect(dead).to_contain_text("kernel restarted")
-                expect(panel).to_have_attribute("data-connected", "false")
-                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
-                page.screenshot(path=str(ARTIFACTS / "panel-restarted.png"))
-                node(page, "raw_orders").click()
-                expect(page.locator(".nbflow-menu")).to_be_hidden()     # no menu that would do nothing
-                expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$"))).to_be_visible()
-                dead.locator(".nbflow-rerun").click()
-                fresh = page.locator(".nbflow-panel[data-connected=true]")
-                expect(fresh).to_have_count(1)
-                expect(page.locator(".nbflow-dead:visible")).to_have_count(0)
-                expect(fresh).to_contain_text("No assets yet")       # a new kernel: nothing defined
-                page.screenshot(path=str(ARTIFACTS / "panel-rerun.png"))
-            except Exception:
-                if page is not None:
-                    page.screenshot(path=str(ARTIFACTS / "panel-runs-failure.png"))
-                raise
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert not errors, f"page errors: {errors}"
+        # a kernel restart: the panel says so and re-runs its own cell on request
+        expect(panel.locator(".nbflow-dead")).to_be_hidden()
+        page.get_by_role("menuitem", name="Kernel", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel…")).first.click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        dead = panel.locator(".nbflow-dead")
+        expect(dead).to_be_visible()
+        expect(dead).to_contain_text("kernel restarted")
+        expect(panel).to_have_attribute("data-connected", "false")
+        panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(ARTIFACTS / "panel-restarted.png"))
+        node(page, "raw_orders").click()
+        expect(page.locator(".nbflow-menu")).to_be_hidden()     # no menu that would do nothing
+        expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$"))).to_be_visible()
+        dead.locator(".nbflow-rerun").click()
+        fresh = page.locator(".nbflow-panel[data-connected=true]")
+        expect(fresh).to_have_count(1)
+        expect(page.locator(".nbflow-dead:visible")).to_have_count(0)
+        expect(fresh).to_contain_text("No assets yet")       # a new kernel: nothing defined
+        page.screenshot(path=str(ARTIFACTS / "panel-rerun.png"))
 
 
 PARTITIONS_NB = [
@@ -616,52 +630,30 @@ PARTITIONS_NB = [
 
 
 def test_panel_partition_strip_range_and_backfill(tmp_path: Path) -> None:
-    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    root = tmp_path / "nbroot"
-    root.mkdir()
-    name = write_notebook(root, PARTITIONS_NB, "parts.ipynb")
-    server = LabServer(tmp_path, root).start()
-    errors: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = None
-            try:
-                page = open_notebook(browser, server, name, errors)
-                run_all(page)
-                panel = page.locator(".nbflow-panel")
-                expect(panel).to_have_attribute("data-nodes", "1")
-                strip = node(page, "sales").locator("g.nbflow-strip")
-                expect(strip).to_have_attribute("data-total", "30")
-                expect(strip.locator("rect.strip-fresh")).to_have_count(2)
-                expect(strip.locator("rect.strip-missing")).to_have_count(13)
-                node(page, "sales").click()
-                page.keyboard.press("Escape")
-                section = panel.locator(".nbflow-partitions")
-                expect(section.locator(".nbflow-part-summary")).to_contain_text("30 partitions: 5 fresh")
-                expect(section.locator("li[data-verdict=fresh]")).to_contain_text("2026-01-01...2026-01-05")
-                section.locator(".nbflow-part-from").fill("2026-01-06")
-                section.locator(".nbflow-part-to").fill("2026-01-10")
-                section.locator(".nbflow-part-run").click()
-                expect(strip.locator("rect.strip-fresh")).to_have_count(5)
-                section.locator(".nbflow-part-from").fill("2026-01-11")
-                section.locator(".nbflow-part-to").fill("2026-01-15")
-                section.locator(".nbflow-part-backfill").click()
-                expect(page.locator(".nbflow-message")).to_contain_text("(1 failed, 4 succeeded)")
-                expect(strip.locator("rect.strip-failed")).to_have_count(1)
-                expect(panel.locator(".nbflow-partitions .nbflow-part-summary")).to_contain_text("14 fresh")
-                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
-                page.screenshot(path=str(ARTIFACTS / "panel-partitions.png"))
-            except Exception:
-                if page is not None:
-                    page.screenshot(path=str(ARTIFACTS / "panel-partitions-failure.png"))
-                raise
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert not errors, f"page errors: {errors}"
+    with lab_notebook(tmp_path, PARTITIONS_NB, "parts.ipynb", "panel-partitions-failure.png") as (page, root):
+        run_all(page)
+        panel = page.locator(".nbflow-panel")
+        expect(panel).to_have_attribute("data-nodes", "1")
+        strip = node(page, "sales").locator("g.nbflow-strip")
+        expect(strip).to_have_attribute("data-total", "30")
+        expect(strip.locator("rect.strip-fresh")).to_have_count(2)
+        expect(strip.locator("rect.strip-missing")).to_have_count(13)
+        node(page, "sales").click()
+        page.keyboard.press("Escape")
+        section = panel.locator(".nbflow-partitions")
+        expect(section.locator(".nbflow-part-summary")).to_contain_text("30 partitions: 5 fresh")
+        expect(section.locator("li[data-verdict=fresh]")).to_contain_text("2026-01-01...2026-01-05")
+        section.locator(".nbflow-part-from").fill("2026-01-06")
+        section.locator(".nbflow-part-to").fill("2026-01-10")
+        section.locator(".nbflow-part-run").click()
+        expect(strip.locator("rect.strip-fresh")).to_have_count(5)
+        section.locator(".nbflow-part-from").fill("2026-01-11")
+        section.locator(".nbflow-part-to").fill("2026-01-15")
+        section.locator(".nbflow-part-backfill").click()
+        expect(page.locator(".nbflow-message")).to_contain_text("(1 failed, 4 succeeded)")
+        expect(strip.locator("rect.strip-failed")).to_have_count(1)
+        expect(panel.locator(".nbflow-partitions .nbflow-part-summary")).to_contain_text("14 fresh")
+        panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(ARTIFACTS / "panel-partitions.png"))

@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import click
 from rich.table import Table
@@ -192,20 +193,49 @@ def status(selection: str, file: str | None, module: str | None,
             console.print(f"[bold]{s.name}[/]: " + (", ".join(
                 f"{text} {st}" for st, text in ranges.items()) or "no partitions"))
         return 0
+    policies = any(s.freshness is not None for s in found)
+    if policies:  # a freshness column beside status, only when some asset has a policy
+        table = Table()
+        for col in ("asset", "status", "freshness", "reason", "last materialised", "run",
+                    "duration", "deployment run"):
+            table.add_column(col, overflow="fold")
     for s in found:
         last = s.last
+        extra = [freshness_text(s.freshness)] if policies else []
         if s.partitions is not None:
             p = s.partitions
             counts = ", ".join(f"{p.counts[k]:,} {k}" for k in ("fresh", "stale", "missing", "failed")
                                if p.counts.get(k))
-            table.add_row(s.name, styled(s.status), f"{p.materialized:,}/{p.total:,} "
-                          f"materialised: {counts}; latest {p.latest or '-'}", "-", "-", "-", "-")
+            table.add_row(s.name, styled(s.status), *extra, f"{p.materialized:,}/{p.total:,} "
+                          f"materialised: {counts}; latest {p.latest or '-'}"
+                          + "".join(f"; {r}" for r in [status_reason(s)] if r.startswith("overdue")),
+                          "-", "-", "-", "-")
             continue
-        table.add_row(s.name, styled(s.status), s.reason or "", when(last.ts if last else None),
+        table.add_row(s.name, styled(s.status), *extra, status_reason(s),
+                      when(last.ts if last else None),
                       last.run_id if last else "-", seconds(last.duration if last else None),
                       s.deployment_run_id or "-")
     console.print(table)
     return 0
+
+
+def freshness_text(state: Any) -> str:
+    """A ``FreshnessState`` as the status table's cell: overdue (since its deadline) or on time
+    (and the next deadline); "-" without a policy. The reason goes to the reason column."""
+    if state is None:
+        return "-"
+    deadline = "" if state.deadline is None else when(state.deadline)
+    if state.overdue:
+        return "[red]overdue[/]" + (f" since {deadline}" if deadline else "")
+    return "[green]on time[/]" + (f", due {deadline}" if deadline else "")
+
+
+def status_reason(s: Any) -> str:
+    """The reason column: why the asset is not fresh, and why it is overdue."""
+    if s.freshness is None or not s.freshness.overdue:
+        return s.reason or ""
+    late = "overdue" if s.freshness.reason == s.reason else f"overdue: {s.freshness.reason}"
+    return "; ".join(r for r in (s.reason, late) if r)
 
 
 @click.command()

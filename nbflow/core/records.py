@@ -102,3 +102,6 @@ class AssetStatus:
     partitions: Any = None
     """For a partitioned asset: its ``PartitionSummary`` (counts per verdict, latest key,
     ``ranges()``); None when unpartitioned."""
+    freshness: Any = None
+    """For an asset with a freshness policy: its ``FreshnessState`` (``overdue`` or ``on time``,
+    the deadline, the reason), beside ``status`` and independent of it; None without a policy."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import threading
 import time
@@ -224,8 +226,10 @@ class Session:
 
         return DynamicKeys(name, self.store)
 
-    def status(self, selection: str | Iterable[str] = "*") -> list[AssetStatus]:
-        """Per asset: fresh, stale (with the reason), missing or failed, with the last materialisation."""
+    def status(self, selection: str | Iterable[str] = "*", *,
+               now: dt.datetime | None = None) -> list[AssetStatus]:
+        """Per asset: fresh, stale (with the reason), missing or failed, with the last
+        materialisation; ``freshness``: overdue or on time at ``now`` for assets with a policy."""
         graph = self.registry.graph()
         names = set(select_names(graph, selection, self)) if graph.specs else set()
         store = self.store
@@ -273,7 +277,7 @@ class Session:
                 out.append(AssetStatus(name=name, status=status, reason=reason, last=last,
                                        error=error,
                                        deployment_run_id=parents.get(last.run_id) if last else None))
-        return out
+        return _with_freshness(out, graph, store, now, latest, failures)
 
     def statuses_present(self, graph: Graph) -> dict[str, set[str]]:
         """asset -> the verdicts it or any of its partitions has (for ``status:`` selectors)."""
@@ -306,6 +310,19 @@ class Session:
 
     def materializations(self, name: str, limit: int = 20) -> list[MaterializationRecord]:
         return self.store.materializations(name, limit)
+
+
+def _with_freshness(out: list[AssetStatus], graph: Graph, store: RunStore,
+                    now: dt.datetime | None, latest: Any, failures: Any) -> list[AssetStatus]:
+    """``out`` with each policy's ``FreshnessState`` (``session/freshness.py``) attached."""
+    from nbflow.session.freshness import freshness_states, has_policies
+
+    if not out or not has_policies(graph):
+        return out
+    states = freshness_states(graph, store, now, names=[s.name for s in out], latest=latest,
+                              failures=failures)
+    return [dataclasses.replace(s, freshness=states[s.name]) if s.name in states else s
+            for s in out]
 
 
 def _partition_text(chosen: Any) -> str:

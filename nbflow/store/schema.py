@@ -245,3 +245,16 @@ backfill_steps = Table(
     UniqueConstraint("backfill_id", "asset", "partition", name="uq_backfill_steps_key"),
     Index("ix_backfill_steps_batch", "backfill_id", "batch"),
 )
+
+# Freshness (migration 0009): each asset's last recorded standing against its freshness policy,
+# the row a daemon compares-and-sets before it records a FRESHNESS event (once per change).
+freshness_states = Table(
+    "freshness_states", metadata,
+    Column("asset", String(255), primary_key=True),
+    Column("overdue", Boolean, nullable=False),
+    Column("deadline", Float),
+    Column("reason", Text),
+    Column("partition", String(255)),
+    Column("changed_at", Float, nullable=False),
+    Column("event_id", Id),  # the FRESHNESS event of the last change (None: first look, on time)
+)

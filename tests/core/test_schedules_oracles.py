@@ -123,8 +123,12 @@ def test_fire_times_agree_with_the_reference_tools(expr: str, where: tuple[str, 
     got = ours(expr, zone, start)
     if a == b:  # where the two tools agree, nbflow agrees with both
         assert got == a, (expr, zone, start.isoformat())
-    else:  # elsewhere with one of them, for a reason in the table below
-        assert got in (a, b), (expr, zone, start.isoformat())
+        return
+    # Lord Howe's 30-minute change is where both reasons can meet in one expression (croniter's
+    # day rule on one side, cronsim's whole-hour steps on the other), so neither tool is the
+    # oracle there; test_where_the_tools_disagree pins those cases one reason at a time.
+    assume(zone != "Australia/Lord_Howe")
+    assert got in (a, b), (expr, zone, start.isoformat())  # with one of them, for a reason below
 
 
 # Each case fixed in issue 10, checked against both tools (they agree on all of these).

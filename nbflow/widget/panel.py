@@ -380,16 +380,19 @@ class LineagePanel(anywidget.AnyWidget):
         def work() -> None:
             try:
                 row = run_backfill(self.session, backfill_id, progress=progress)
-                self._backfills -= 1
                 counts = self.session.store.backfills.counts(backfill_id)
                 shown = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
-                self.message = f"Backfill {backfill_id} of {name}: {row.state} ({shown})."
+                said = f"Backfill {backfill_id} of {name}: {row.state} ({shown})."
             except Exception as exc:  # noqa: BLE001 - a background thread: show it, never lose it
-                self._backfills -= 1
-                self.message = f"Backfill {backfill_id}: {type(exc).__name__}: {exc}".splitlines()[0]
-            finally:
+                said = f"Backfill {backfill_id}: {type(exc).__name__}: {exc}".splitlines()[0]
+            self._backfills -= 1
+            if self._closed:
+                return
+            try:  # the graph and runs first: the message is the last word (tests wait for it)
                 self.refresh()
                 self.load_runs()
+            finally:
+                self.message = said
 
         self._backfills += 1
         threading.Thread(target=work, name=f"nbflow-panel-backfill-{backfill_id}", daemon=True).start()

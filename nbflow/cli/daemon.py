@@ -11,7 +11,9 @@ import click
 from nbflow.cli.output import console, styled
 
 _DOC = """Run the daemon in the foreground: deployments on their schedules, submitted
-backfills (`nbflow backfill ... --submit`) and the sensors of -f FILE.py / -m MODULE{alias}.
+backfills (`nbflow backfill ... --submit`), and the sensors and freshness policies of
+-f FILE.py / -m MODULE{alias}. An asset past its freshness deadline is recorded as a
+FRESHNESS event (and again when it recovers).
 
 Sensors (and the assets they materialise) are found like assets for `nbflow materialize`:
 the file or module is imported once at start; its @nbflow.sensor, @nbflow.asset_sensor and
@@ -30,6 +32,7 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
            file: str | None = None, module: str | None = None, sensor_poll: float = 0.25) -> int:
     from nbflow.automation.backfills import BackfillSource
     from nbflow.automation.daemon import Daemon
+    from nbflow.automation.freshness import FreshnessSource
     from nbflow.automation.schedules import ScheduleSource
     from nbflow.automation.sensor_source import SensorSource, SensorTick
     from nbflow.automation.sensors import default_sensors
@@ -37,6 +40,7 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
     from nbflow.core.events import Event, RunFinished, RunStarted
     from nbflow.deployments.kernels import KernelPool
     from nbflow.session import get_session
+    from nbflow.session.freshness import has_policies
 
     load_definitions(file, module)
     session = get_session()
@@ -50,6 +54,10 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
         sensors = SensorSource(session, poll=sensor_poll, max_concurrency=max_concurrency)
         sensors.on_deployment_run = schedules.wake
         sources.append(sensors)
+    freshness = None
+    if has_policies(session.registry.graph()):
+        freshness = FreshnessSource(session, poll=poll)
+        sources.append(freshness)
     daemon = Daemon(sources)
     names: dict[str, str] = {}
 
@@ -80,6 +88,11 @@ def _serve(name: str, once: bool, max_concurrency: int, poll: float, grace: floa
 
     if sensors is not None:
         sensors.on_tick = on_tick
+    if freshness is not None:
+        freshness.on_change = lambda c: console.print(
+            f"{when_now()} freshness {c.asset} [{'red' if c.state.overdue else 'green'}]"
+            f"{c.state.state}[/]" + (f" ({c.state.reason})" if c.state.reason else ""),
+            highlight=False)
     session.hooks.subscribe(log)
     daemon.on_error = on_error
     schedules.on_crashed = lambda ids: console.print(

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Self
 
+from nbflow.core.freshness_policy import FreshnessState
 from nbflow.core.records import AssetStatus, MaterializationRecord, RunRecord, StepRecord
 from nbflow.core.states import TERMINAL, State
 from nbflow.errors import (
@@ -60,9 +61,13 @@ def _materialization(m: Mapping[str, Any]) -> MaterializationRecord:
 
 def asset_status(a: Mapping[str, Any]) -> AssetStatus:
     """An ``AssetStatus`` from an item of ``GET /api/assets``."""
+    f = a.get("freshness")
     return AssetStatus(name=a["name"], status=a["status"], reason=a["reason"],
                        last=None if a["last"] is None else _materialization(a["last"]),
-                       error=a["error"], deployment_run_id=a["deployment_run_id"])
+                       error=a["error"], deployment_run_id=a["deployment_run_id"],
+                       freshness=None if f is None else FreshnessState(
+                           overdue=f["overdue"], deadline=_time(f["deadline"]),
+                           reason=f["reason"], partition=f["partition"]))
 
 
 _ERRORS: dict[int, type[NbflowError]] = {409: ConflictError, 503: StoreError}

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypedDict
 
-from nbflow.session.views import MaterializationView, materialization_view
+from nbflow.session.views import MaterializationView, iso, materialization_view
 
 if TYPE_CHECKING:
     from nbflow.session.result import MaterializeResult
     from nbflow.session.session import Session
+
+
+class FreshnessView(TypedDict):
+    """An asset's standing against its freshness policy (``core/freshness_policy.py``)."""
+
+    state: str
+    """``overdue`` or ``on time``."""
+    overdue: bool
+    deadline: str | None
+    """ISO 8601 (UTC): the deadline that passed, or the next one."""
+    reason: str | None
+    partition: str | None
 
 
 class AssetItem(TypedDict):
@@ -25,6 +37,8 @@ class AssetItem(TypedDict):
     error: str | None
     deployment_run_id: str | None
     last: MaterializationView | None
+    freshness: FreshnessView | None
+    """None for an asset without a freshness policy."""
 
 
 class MaterializeView(TypedDict):
@@ -48,7 +62,10 @@ def assets_view(session: Session, selection: str = "*") -> list[AssetItem]:
                     "tags": {str(k): str(v) for k, v in spec.tags.items()},
                     "status": st.status, "reason": st.reason, "error": st.error,
                     "deployment_run_id": st.deployment_run_id,
-                    "last": None if st.last is None else materialization_view(st.last)})
+                    "last": None if st.last is None else materialization_view(st.last),
+                    "freshness": None if (f := st.freshness) is None else {
+                        "state": f.state, "overdue": f.overdue, "deadline": iso(f.deadline),
+                        "reason": f.reason, "partition": f.partition}})
     return out
 
 
@@ -60,4 +77,4 @@ def materialize_view(result: MaterializeResult) -> MaterializeView:
             "duration": result.duration}
 
 
-__all__ = ["AssetItem", "MaterializeView", "assets_view", "materialize_view"]
+__all__ = ["AssetItem", "FreshnessView", "MaterializeView", "assets_view", "materialize_view"]

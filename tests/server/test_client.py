@@ -30,3 +30,26 @@ def test_the_client_speaks_the_modules_verbs(live: Live) -> None:
         assert missing.value.kind == "run"
         with pytest.raises(ConflictError):
             client.cancel(result.run_id)
+
+
+def test_the_client_returns_freshness_as_status_does(live: Live) -> None:
+    from nbflow.core.specs import asset
+
+    @asset(freshness="6h", registry=live.session.registry)
+    def daily() -> int:
+        return 1
+
+    @asset(registry=live.session.registry)
+    def plain() -> int:
+        return 1
+
+    with nf.Client(live.url, live.tokens["operator"]) as client:
+        before = {s.name: s for s in client.status()}
+        assert before["daily"].freshness.overdue
+        assert before["daily"].freshness.reason == "never materialised"
+        assert before["plain"].freshness is None
+        assert client.materialize("*").ok
+        [here] = [s for s in live.session.status() if s.name == "daily"]
+        there = {s.name: s for s in client.status()}["daily"]
+        assert there.freshness == here.freshness and not there.freshness.overdue
+        assert there.freshness.deadline is not None

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 
 from nbflow.core.states import State
@@ -42,6 +43,34 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
 
 def runs(session, name: str):
     return session.runs(limit=500, deployment=name)
+
+
+def kernels_of(pid: int) -> set[int]:
+    """The kernel processes below process ``pid`` (a daemon's warm pool and its running runs:
+    a pooled kernel gets its run's environment by a request, so /proc does not show it)."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    out = set()
+    for k in kids:
+        try:
+            if "ipykernel" in " ".join(k.cmdline()):
+                out.add(k.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+def alive(pids: set[int]) -> set[int]:
+    out = set()
+    for p in pids:
+        try:
+            if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                out.add(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
 
 
 def kernel_pids(run_id: str) -> set[int]:
@@ -121,7 +150,7 @@ def test_sigterm_after_the_grace_cancels_and_kills_the_kernel(kernel, session, n
     try:
         run = wait_for(lambda: next((r for r in runs(session, "slow") if r.state is State.RUNNING), None),
                        what="the slow run to start")
-        wait_for(lambda: kernel_pids(run.run_id), what="its kernel")
+        kernels = wait_for(lambda: kernels_of(proc.pid) | kernel_pids(run.run_id), what="its kernel")
         started = time.monotonic()
         out = stop(proc)
         assert time.monotonic() - started < 30
@@ -133,6 +162,7 @@ def test_sigterm_after_the_grace_cancels_and_kills_the_kernel(kernel, session, n
     assert final.state is State.CANCELLED and "cancelled" in final.error
     assert Path(final.output_path).exists()
     assert kernel_pids(run.run_id) == set()
+    wait_for(lambda: not alive(kernels), timeout=30, what="every kernel of the daemon to exit")
 
 
 def test_sigkill_then_restart_marks_the_run_crashed(kernel, session, notebook):
@@ -142,7 +172,7 @@ def test_sigkill_then_restart_marks_the_run_crashed(kernel, session, notebook):
     try:
         run = wait_for(lambda: next((r for r in runs(session, "slow") if r.state is State.RUNNING), None),
                        what="the slow run to start")
-        wait_for(lambda: kernel_pids(run.run_id), what="its kernel")
+        kernels = wait_for(lambda: kernels_of(proc.pid) | kernel_pids(run.run_id), what="its kernel")
     finally:
         proc.kill()
         proc.communicate(timeout=30)
@@ -153,8 +183,9 @@ def test_sigkill_then_restart_marks_the_run_crashed(kernel, session, notebook):
     assert again.returncode == 0, out
     crashed = session.get_run(run.run_id)
     assert crashed.state is State.CRASHED and f"pid {proc.pid}" in crashed.error
-    # the orphaned kernel notices its parent is gone and exits
-    wait_for(lambda: not kernel_pids(run.run_id), timeout=30, what="the orphaned kernel to exit")
+    # the orphaned kernels (the run's and the pool's) notice their parent is gone and exit
+    wait_for(lambda: not alive(kernels) and not kernel_pids(run.run_id), timeout=30,
+             what="the orphaned kernels to exit")
     assert [r.run_id for r in runs(session, "slow")] == [run.run_id]
 
 

@@ -16,13 +16,16 @@ import pytest
 
 PG_URL = os.environ.get("NBFLOW_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# CLI tables are wide; without a terminal (pytest-xdist workers, CI) rich would assume 80 columns
+os.environ.setdefault("COLUMNS", "200")
 
 
-_HEAVY = ("kernel", "browser", "dask")
+_HEAVY = ("kernel", "browser", "dask", "dbt")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Kernels, browsers and Dask clusters make a test slow: the fast loop is ``-m "not slow"``."""
+    """Kernels, browsers, Dask clusters and dbt builds make a test slow: the fast loop is
+    ``-n 2 -m "not slow and not postgres"`` (see the README)."""
     for item in items:
         if any(item.get_closest_marker(m) for m in _HEAVY) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)

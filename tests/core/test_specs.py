@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ def _fields(spec: AssetSpec, keys: list[str]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), SPEC_CASES, ids=[str(c[0]) for c in SPEC_CASES])
+@pytest.mark.parametrize(("kwargs", "expected"), SPEC_CASES, ids=[re.sub(r" at 0x[0-9a-f]+", "", str(c[0])) for c in SPEC_CASES])
 def test_asset_with_arguments(kwargs: dict[str, Any], expected: dict[str, Any]) -> None:
     reg = Registry()
     spec = asset(registry=reg, **kwargs)(orders)

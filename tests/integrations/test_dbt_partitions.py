@@ -14,6 +14,8 @@ from nbflow.errors import DefinitionError, PartitionError
 from nbflow.integrations.dbt import dbt_project
 from tests.integrations.conftest import load_orders
 
+pytestmark = [pytest.mark.dbt]  # real dbt builds: not in the fast loop
+
 DAILY = nf.DailyPartitions(start="2026-01-01")
 K1, K2 = "2026-01-05", "2026-01-06"
 # the windows are [start, end): a row at midnight belongs to the day it starts

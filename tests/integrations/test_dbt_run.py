@@ -15,6 +15,8 @@ from nbflow.core.states import State
 from nbflow.integrations.dbt import Relation, dbt_project
 from tests.integrations.conftest import ORDERS
 
+pytestmark = [pytest.mark.dbt]  # real dbt builds: not in the fast loop
+
 DBT = ["countries", "stg_orders", "orders_by_country", "revenue_by_region"]
 
 

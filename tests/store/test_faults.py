@@ -99,6 +99,7 @@ def recorded(store: SqlStore, run_id: str) -> list[tuple[str, str | None, str | 
             .where(events.c.run_id == run_id).order_by(events.c.id))]
 
 
+@pytest.mark.slow  # fills a disk and waits out the writer's retries
 def test_a_full_disk_stops_the_run_and_leaves_a_consistent_prefix(faulty: Any) -> None:
     session, disk, calls, on_call = faulty
     store: SqlStore = session.store

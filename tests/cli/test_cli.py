@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# Each test runs `python -m nbflow` as its own process (a second or more apiece): the full run
+# has them; the fast loop tests the commands in-process (CliRunner) in the other files.
+pytestmark = [pytest.mark.slow]
+
 PIPELINE = textwrap.dedent('''
     import nbflow as nf
 

@@ -37,6 +37,10 @@ from nbflow.store.sql import SqlStore
 from ..conftest import require
 from .helpers.procs import wait_for
 
+# Faults are injected and the writer's retries waited out (seconds each): the full run has them,
+# the fast loop does not.
+pytestmark = [pytest.mark.slow]
+
 STEP = 0.02          # seconds each asset of the chain sleeps
 FAULT = 4.0          # how long the disk stays full
 WRITER_RETRIES = 2.0  # what the writer spends retrying a batch (0.2 + 0.4 + 0.6 + 0.8 s)
@@ -99,7 +103,6 @@ def recorded(store: SqlStore, run_id: str) -> list[tuple[str, str | None, str | 
             .where(events.c.run_id == run_id).order_by(events.c.id))]
 
 
-@pytest.mark.slow  # fills a disk and waits out the writer's retries
 def test_a_full_disk_stops_the_run_and_leaves_a_consistent_prefix(faulty: Any) -> None:
     session, disk, calls, on_call = faulty
     store: SqlStore = session.store
@@ -319,6 +322,7 @@ from nbflow.core.registry import Registry
 from nbflow.errors import StoreError
 from nbflow.session import Session
 from nbflow.settings import Settings
+
 s = Session(Settings.resolve(), Registry())
 print("runs", [(r.run_id, r.state.value) for r in s.runs()])
 print("load", s.load("a1"))

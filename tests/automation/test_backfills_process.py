@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from sensor_latency import CLI, start_daemon
+
+from tests.waiting import wait_for as _wait_for
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    return _wait_for(predicate, timeout, what)
+
 
 pytestmark = [pytest.mark.slow]
 
@@ -38,16 +44,6 @@ PIPELINE = textwrap.dedent("""
     def report(clean):
         return clean + 1
 """)
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def submit(home: Path, url: str, pipeline: Path) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from nbflow.core.states import State
 from nbflow.deployments import service as D
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow,
               pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)]
@@ -29,16 +30,6 @@ def start_scheduler(session, *args: str, command: str = "scheduler") -> subproce
            "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-c", CLI, command, "--poll", "0.2", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def runs(session, name: str):

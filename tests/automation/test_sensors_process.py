@@ -17,6 +17,13 @@ from nbflow.core.states import TERMINAL, State
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from sensor_latency import measure, percentile, start_daemon
 
+from tests.waiting import wait_for as _wait_for
+
+
+def wait_for(predicate, timeout: float = 90.0, what: str = "condition"):
+    return _wait_for(predicate, timeout, what)
+
+
 pytestmark = [pytest.mark.slow]
 
 KEYS = 12
@@ -41,16 +48,6 @@ def keyed_runs(session) -> dict[str, list]:
         if r.tags.get("sensor") == "batch":
             by_key.setdefault(r.tags["run_key"], []).append(r)
     return by_key
-
-
-def wait_for(predicate, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def all_ended(session) -> bool:

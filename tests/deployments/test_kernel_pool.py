@@ -22,6 +22,7 @@ from nbflow.deployments.kernels import KernelPool, PoolSettings, parse_size, set
 from nbflow.errors import SettingsError
 from nbflow.settings import Settings
 from tests.deployments.conftest import write_notebook
+from tests.waiting import wait_for
 
 PROBE = '''\
 import json, os, sys
@@ -43,16 +44,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

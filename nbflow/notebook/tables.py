@@ -43,14 +43,34 @@ def text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
+def freshness_cell(state: Any) -> str:
+    """An asset's ``FreshnessState`` as a cell: overdue since its deadline, or on time and the
+    next deadline; "-" without a policy."""
+    if state is None:
+        return "-"
+    deadline = "" if state.deadline is None else text(state.deadline)
+    if state.overdue:
+        return "overdue" + (f" since {deadline}" if deadline else "")
+    return "on time" + (f", due {deadline}" if deadline else "")
+
+
 def status_table(statuses: Sequence[Any]) -> Table:
-    """``%nbflow status``: one row per asset."""
+    """``%nbflow status``: one row per asset; a freshness column when some asset has a policy
+    (as ``nbflow status``), its reason beside the status's own."""
+    policies = any(getattr(s, "freshness", None) is not None for s in statuses)
     rows = []
     for s in statuses:
         last = s.last
-        rows.append((s.name, s.status, text(s.reason), text(last.ts if last else None),
-                     text(last.run_id if last else None)))
-    return Table(("asset", "status", "reason", "last materialised", "run"), tuple(rows))
+        reason = text(s.reason)
+        late = getattr(s, "freshness", None)
+        if late is not None and late.overdue and late.reason and late.reason != s.reason:
+            reason = "; ".join(r for r in (reason, f"overdue: {late.reason}") if r)
+        cells = (s.name, s.status, *((freshness_cell(late),) if policies else ()), reason,
+                 text(last.ts if last else None), text(last.run_id if last else None))
+        rows.append(cells)
+    header = ("asset", "status", *(("freshness",) if policies else ()), "reason",
+              "last materialised", "run")
+    return Table(header, tuple(rows))
 
 
 def result_table(result: Any) -> Table:
@@ -63,4 +83,4 @@ def result_table(result: Any) -> Table:
     return Table(("asset", "state", "error"), tuple(rows), title=title)
 
 
-__all__ = ["Table", "result_table", "status_table"]
+__all__ = ["Table", "freshness_cell", "result_table", "status_table"]

@@ -651,6 +651,11 @@ function render({ model, el }) {
     const rows = [["state", state]];
     if (d.status === "stale" && d.reason) rows.push(["why stale", d.reason]);
     if (d.status === "missing" && d.reason) rows.push(["why", d.reason]);
+    if (d.freshness) {
+      const f = d.freshness, when = f.deadline ? localTime(f.deadline) : "";
+      rows.push(["freshness", f.overdue ? `overdue${when ? ` since ${when}` : ""}${f.reason ? ` (${f.reason})` : ""}`
+                                        : `on time${when ? `, due ${when}` : ""}`]);
+    }
     rows.push(["kind", d.kind], ["group", d.group], ["upstream", (d.upstream || []).join(", ")],
               ["downstream", (d.downstream || []).join(", ")]);
     if (d.last) {

@@ -533,10 +533,14 @@ def describe_asset(session: Any, name: str, nodes: NodeStates) -> dict[str, Any]
                       for m in view["history"]]
     out["preview"] = _preview(session, name) if last is not None else None
     spec = session.registry.graph().specs.get(name)
-    if spec is not None and spec.partitions is not None:
+    if spec is not None and (spec.partitions is not None or spec.freshness is not None):
         [status] = session.status([name])
         if status.partitions is not None:
             out["partitions"] = partition_detail(status.partitions)
+        late = status.freshness
+        if late is not None:  # its freshness policy: overdue since, or on time until, a deadline
+            out["freshness"] = {"overdue": late.overdue, "reason": late.reason,
+                                "deadline": None if late.deadline is None else late.deadline.timestamp()}
     return out
 
 

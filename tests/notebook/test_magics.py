@@ -144,6 +144,21 @@ def test_materialize_wait_and_status_tables(ip: Any, session: Any) -> None:
     assert "<table" in status._repr_html_() and "b" in repr(status)
 
 
+def test_status_shows_freshness_only_with_a_policy(ip: Any, session: Any) -> None:
+    run(ip, "%%asset plain --define-only\n1")
+    assert ip.run_line_magic("nbflow", "status").header[:3] == ("asset", "status", "reason")
+    run(ip, "import nbflow as nf")
+    run(ip, "@nf.asset(freshness='1h', registry=nf.get_session().registry)\ndef hourly():\n    return 1")
+    status = ip.run_line_magic("nbflow", "status")
+    assert status.header[:3] == ("asset", "status", "freshness")
+    rows = {r[0]: r for r in status.rows}
+    assert rows["plain"][2] == "-"
+    assert rows["hourly"][1:4] == ("missing", "overdue", "never materialised")  # late already
+    ip.run_line_magic("materialize", "hourly --wait")
+    rows = {r[0]: r for r in ip.run_line_magic("nbflow", "status").rows}
+    assert rows["hourly"][2].startswith("on time, due ")
+
+
 def test_materialize_blocks_so_the_next_cell_reads_the_new_value(ip: Any, session: Any) -> None:
     run(ip, "import time")
     run(ip, "%%asset s\ntime.sleep(0.3)\ntime.time()")

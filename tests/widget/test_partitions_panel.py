@@ -83,3 +83,20 @@ def test_strips_details_a_range_and_a_backfill_from_the_panel(days: Any) -> None
         assert "2026-02-30" in p.message and len(days.store.backfills.recent()) == 2  # refused, nothing written
     finally:
         p.close()
+
+
+def test_the_details_pane_shows_freshness(session: Any) -> None:
+    @nf.asset(freshness="1h", registry=session.registry)
+    def hourly() -> int:
+        return 1
+
+    p = LineagePanel(session, namespace={})
+    try:
+        click(p, action="select", name="hourly")
+        assert p.details["freshness"] == {"overdue": True, "reason": "never materialised", "deadline": None}
+        nf.materialize("hourly")
+        click(p, action="select", name="hourly")
+        late = p.details["freshness"]
+        assert late["overdue"] is False and late["deadline"] > 0
+    finally:
+        p.close()

@@ -86,10 +86,8 @@ def _user_traceback(exc: BaseException, fn: Callable[..., Any]) -> str:
     return "".join(traceback.format_exception(type(exc), exc, probe or tb))
 
 
-def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
-                  keep_value: bool = True) -> StepOutput:
-    """Load inputs, call the asset function, store the value, run checks (runs in the worker)."""
-    started = time.perf_counter()
+def load_inputs(inputs: Mapping[str, Any], base: str, asset: str) -> dict[str, Any]:
+    """The step's arguments: stored references loaded, a value that cannot be a StepFailure."""
     args = {}
     for param, value in inputs.items():
         if isinstance(value, Ref):
@@ -97,9 +95,17 @@ def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
                 value = load_value(io_manager(value.io, base), value.uri, value.data_version,
                                    param)
             except Exception as exc:  # noqa: BLE001 - reported as the step's failure
-                raise StepFailure(f"Cannot load input {param!r} of asset {spec.name!r}: {exc}",
+                raise StepFailure(f"Cannot load input {param!r} of asset {asset!r}: {exc}",
                                   "") from None
         args[param] = value
+    return args
+
+
+def execute_asset(spec: AssetSpec, inputs: Mapping[str, Any], base: str,
+                  keep_value: bool = True) -> StepOutput:
+    """Load inputs, call the asset function, store the value, run checks (runs in the worker)."""
+    started = time.perf_counter()
+    args = load_inputs(inputs, base, spec.name)
     try:
         value = spec.fn(**args)
     except Exception as exc:  # noqa: BLE001 - the user's code: reported as the step's failure

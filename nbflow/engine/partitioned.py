@@ -43,7 +43,15 @@ from nbflow.core.records import MaterializationRecord
 from nbflow.core.specs import AssetSpec
 from nbflow.core.states import State
 from nbflow.core.versions import code_version
-from nbflow.engine.assets import AssetRun, Ref, StepFailure, StepOutput, _user_traceback, execute_asset
+from nbflow.engine.assets import (
+    AssetRun,
+    Ref,
+    StepFailure,
+    StepOutput,
+    _user_traceback,
+    execute_asset,
+    load_inputs,
+)
 from nbflow.engine.context import AssetStepContext, asset_step, reset_asset_step
 from nbflow.engine.executors import Executor
 from nbflow.engine.io import io_manager, load_value, value_problem
@@ -230,10 +238,7 @@ class RangeCall(PartitionCall):
 
 def call_range(call: RangeCall, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Run a range call in the worker (inputs that are stored references are loaded)."""
-    args = {}
-    for p, v in inputs.items():
-        args[p] = (load_value(io_manager(v.io, call.base), v.uri, v.data_version, p)
-                   if isinstance(v, Ref) else v)
+    args = load_inputs(inputs, call.base, call.ctx.asset)
     try:
         return call(**args)  # type: ignore[no-any-return]
     except Exception as exc:  # noqa: BLE001 - the user's code: reported as the steps' failure

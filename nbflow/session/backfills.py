@@ -278,11 +278,10 @@ def run_backfill(session: Session, backfill_id: str, *, progress: Progress | Non
             states = result.states
         except Exception:  # noqa: BLE001 - the run's record carries the error
             states = {}
+        unfinished = PENDING if stop.is_set() else FAILED  # stopped: run again; else it failed
         for s in started:
             state = states.get(step_id(s.asset, None if s.partition == WHOLE else s.partition))
-            outcomes[(s.asset, s.partition)] = (_OUTCOME.get(state, PENDING if stop.is_set() else FAILED)
-                                                if state is not None else
-                                                (PENDING if stop.is_set() else FAILED))
+            outcomes[(s.asset, s.partition)] = _OUTCOME.get(state, unfinished)  # type: ignore[arg-type]
         tables.finish_steps(backfill_id, outcomes)
         with lock:
             done += sum(1 for v in outcomes.values() if v == SUCCEEDED)

@@ -40,6 +40,39 @@ def node(page, name: str):
     return page.locator(f".nbflow-panel g#nbflow-node-{name}")
 
 
+@contextlib.contextmanager
+def lab_notebook(tmp_path: Path, cells: list[str], name: str, failure_png: str) -> Iterator[Any]:
+    """JupyterLab with ``cells`` as notebook ``name`` open in Chromium: yields (page, the
+    notebook's folder); a failure leaves ``failure_png`` in test-artifacts/, and page errors
+    fail the test."""
+    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    root = tmp_path / "nbroot"
+    root.mkdir()
+    notebook = write_notebook(root, cells, name)
+    server = LabServer(tmp_path, root).start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = None
+            try:
+                page = open_notebook(browser, server, notebook, errors)
+                yield page, root
+            except Exception:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / failure_png))
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert not errors, f"page errors: {errors}"
+
+
 def test_panel_click_materialises_and_edits_turn_downstream_stale(tmp_path: Path) -> None:
     require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
     require("Graphviz dot", dot_available(), "apt install graphviz")
@@ -204,194 +237,172 @@ def set_theme(page, theme: str) -> None:
 
 
 def test_panel_features_in_light_and_dark(tmp_path: Path) -> None:
-    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
     require("Graphviz dot", dot_available(), "apt install graphviz")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    root = tmp_path / "nbroot"
-    root.mkdir()
-    name = write_notebook(root, FEATURES_NB)
-    server = LabServer(tmp_path, root).start()
-    errors: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = None
-            try:
-                page = open_notebook(browser, server, name, errors)
-                run_all(page)
-                panel = page.locator(".nbflow-panel")
-                expect(panel).to_have_attribute("data-nodes", "5")
-                expect(node(page, "revenue")).to_have_class("nbflow-node state-fresh")
-                expect(node(page, "flaky")).to_have_class("nbflow-node state-missing")
-                expect(panel.locator(".nbflow-notice")).to_be_hidden()
+    with lab_notebook(tmp_path, FEATURES_NB, "features.ipynb", "panel-features-failure.png") as (page, root):
+        run_all(page)
+        panel = page.locator(".nbflow-panel")
+        expect(panel).to_have_attribute("data-nodes", "5")
+        expect(node(page, "revenue")).to_have_class("nbflow-node state-fresh")
+        expect(node(page, "flaky")).to_have_class("nbflow-node state-missing")
+        expect(panel.locator(".nbflow-notice")).to_be_hidden()
 
-                # legend, groups as clusters
-                legend = panel.locator(".nbflow-legend")
-                for label in ("fresh", "succeeded", "stale", "missing", "failed"):
-                    expect(legend.locator(f"[data-state='{label}']")).to_be_visible()
-                expect(legend).to_contain_text("built in this run")
-                clusters = panel.locator("g.nbflow-cluster")
-                expect(clusters).to_have_count(2)
-                expect(panel.locator("g.nbflow-cluster[data-group=ingest] text")).to_have_text("ingest")
+        # legend, groups as clusters
+        legend = panel.locator(".nbflow-legend")
+        for label in ("fresh", "succeeded", "stale", "missing", "failed"):
+            expect(legend.locator(f"[data-state='{label}']")).to_be_visible()
+        expect(legend).to_contain_text("built in this run")
+        clusters = panel.locator("g.nbflow-cluster")
+        expect(clusters).to_have_count(2)
+        expect(panel.locator("g.nbflow-cluster[data-group=ingest] text")).to_have_text("ingest")
 
-                # the view: fitted on both axes, wheel zooms, drag pans, buttons zoom and fit
-                graph = panel.locator(".nbflow-graph")
-                panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")   # clear of the status bar
-                box = graph.bounding_box()
-                fitted = transform(page)
-                assert "scale(" in fitted
-                page.mouse.move(box["x"] + 20, box["y"] + 20)
-                page.mouse.wheel(0, -300)
-                zoomed = wait_transform_change(page, fitted)
-                assert float(panel.get_attribute("data-zoom")) > 0
-                page.mouse.move(box["x"] + 10, box["y"] + box["height"] - 10)
-                page.mouse.down()
-                page.mouse.move(box["x"] + 80, box["y"] + box["height"] - 40, steps=5)
-                page.mouse.up()
-                panned = wait_transform_change(page, zoomed)
-                assert re.search(r"scale\(([\d.]+)\)", panned)[1] == re.search(r"scale\(([\d.]+)\)", zoomed)[1]
-                k = float(panel.get_attribute("data-zoom"))
-                panel.locator(".nbflow-zoom-in").click()
-                expect(panel).not_to_have_attribute("data-zoom", f"{k:.3f}")
-                assert float(panel.get_attribute("data-zoom")) == pytest.approx(k * 1.25, rel=0.01)
-                panel.locator(".nbflow-zoom-fit").click()
-                page.wait_for_function(f"(f) => {CANVAS}.style.transform === f", arg=fitted)
-                for n in ("raw_orders", "flaky"):
-                    nb, gb = node(page, n).bounding_box(), graph.bounding_box()
-                    assert gb["x"] <= nb["x"] and nb["x"] + nb["width"] <= gb["x"] + gb["width"]
-                    assert gb["y"] <= nb["y"] and nb["y"] + nb["height"] <= gb["y"] + gb["height"]
+        # the view: fitted on both axes, wheel zooms, drag pans, buttons zoom and fit
+        graph = panel.locator(".nbflow-graph")
+        panel.evaluate("(e) => e.scrollIntoView({block: 'start'})")   # clear of the status bar
+        box = graph.bounding_box()
+        fitted = transform(page)
+        assert "scale(" in fitted
+        page.mouse.move(box["x"] + 20, box["y"] + 20)
+        page.mouse.wheel(0, -300)
+        zoomed = wait_transform_change(page, fitted)
+        assert float(panel.get_attribute("data-zoom")) > 0
+        page.mouse.move(box["x"] + 10, box["y"] + box["height"] - 10)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 80, box["y"] + box["height"] - 40, steps=5)
+        page.mouse.up()
+        panned = wait_transform_change(page, zoomed)
+        assert re.search(r"scale\(([\d.]+)\)", panned)[1] == re.search(r"scale\(([\d.]+)\)", zoomed)[1]
+        k = float(panel.get_attribute("data-zoom"))
+        panel.locator(".nbflow-zoom-in").click()
+        expect(panel).not_to_have_attribute("data-zoom", f"{k:.3f}")
+        assert float(panel.get_attribute("data-zoom")) == pytest.approx(k * 1.25, rel=0.01)
+        panel.locator(".nbflow-zoom-fit").click()
+        page.wait_for_function(f"(f) => {CANVAS}.style.transform === f", arg=fitted)
+        for n in ("raw_orders", "flaky"):
+            nb, gb = node(page, n).bounding_box(), graph.bounding_box()
+            assert gb["x"] <= nb["x"] and nb["x"] + nb["width"] <= gb["x"] + gb["width"]
+            assert gb["y"] <= nb["y"] and nb["y"] + nb["height"] <= gb["y"] + gb["height"]
 
-                # selection: lineage lit, the rest dimmed; details in local time, with history
-                node(page, "clean_orders").click()
-                page.keyboard.press("Escape")
-                expect(page.locator(".nbflow-menu")).to_be_hidden()
-                expect(panel.locator("svg.nbflow-svg.nbflow-focus")).to_be_attached()
-                lit = {n: node(page, n).get_attribute("data-lit")
-                       for n in ("raw_orders", "clean_orders", "revenue", "top_order", "flaky")}
-                assert lit == {"raw_orders": "upstream", "clean_orders": "self", "revenue": "downstream",
-                               "top_order": "downstream", "flaky": "downstream"}
-                node(page, "top_order").click()
-                page.keyboard.press("Escape")
-                expect(node(page, "revenue")).not_to_have_attribute("data-lit", re.compile("."))
-                assert float(style(node(page, "revenue"), "opacity")) < 0.5
-                assert float(style(node(page, "top_order"), "opacity")) == 1
-                details = panel.locator(".nbflow-details")
-                expect(details.locator("h4")).to_have_text("top_order")
-                when = details.locator("tr[data-key='last materialised'] td")
-                expect(when).to_have_text(re.compile(r"^today \d\d:\d\d:\d\d$"))
-                expect(details.locator("tr[data-key=state]")).to_have_count(1)
-                expect(details.locator(".nbflow-history tbody tr")).to_have_count(1)
-                expect(details.locator(".nbflow-preview th").first).to_contain_text("id")
-                expect(details.locator(".nbflow-preview")).to_contain_text("7.5")
+        # selection: lineage lit, the rest dimmed; details in local time, with history
+        node(page, "clean_orders").click()
+        page.keyboard.press("Escape")
+        expect(page.locator(".nbflow-menu")).to_be_hidden()
+        expect(panel.locator("svg.nbflow-svg.nbflow-focus")).to_be_attached()
+        lit = {n: node(page, n).get_attribute("data-lit")
+               for n in ("raw_orders", "clean_orders", "revenue", "top_order", "flaky")}
+        assert lit == {"raw_orders": "upstream", "clean_orders": "self", "revenue": "downstream",
+                       "top_order": "downstream", "flaky": "downstream"}
+        node(page, "top_order").click()
+        page.keyboard.press("Escape")
+        expect(node(page, "revenue")).not_to_have_attribute("data-lit", re.compile("."))
+        assert float(style(node(page, "revenue"), "opacity")) < 0.5
+        assert float(style(node(page, "top_order"), "opacity")) == 1
+        details = panel.locator(".nbflow-details")
+        expect(details.locator("h4")).to_have_text("top_order")
+        when = details.locator("tr[data-key='last materialised'] td")
+        expect(when).to_have_text(re.compile(r"^today \d\d:\d\d:\d\d$"))
+        expect(details.locator("tr[data-key=state]")).to_have_count(1)
+        expect(details.locator(".nbflow-history tbody tr")).to_have_count(1)
+        expect(details.locator(".nbflow-preview th").first).to_contain_text("id")
+        expect(details.locator(".nbflow-preview")).to_contain_text("7.5")
 
-                # search: filter, then Enter centres and selects the first match
-                search = panel.locator(".nbflow-search")
-                search.fill("orders")
-                expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(2)
-                expect(panel.locator(".nbflow-found")).to_have_text("2 of 5")
-                assert float(style(node(page, "revenue"), "opacity")) < 0.5
-                before = transform(page)
-                search.press("Enter")
-                wait_transform_change(page, before)
-                expect(panel.locator("g.nbflow-node.selected")).to_have_count(1)
-                first = panel.locator("g.nbflow-node.selected").get_attribute("data-name")
-                assert "orders" in first
-                nb, gb = node(page, first).bounding_box(), graph.bounding_box()
-                assert abs((nb["x"] + nb["width"] / 2) - (gb["x"] + gb["width"] / 2)) < 4
-                search.fill("")
-                expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(0)
-                panel.locator(".nbflow-zoom-fit").click()
+        # search: filter, then Enter centres and selects the first match
+        search = panel.locator(".nbflow-search")
+        search.fill("orders")
+        expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(2)
+        expect(panel.locator(".nbflow-found")).to_have_text("2 of 5")
+        assert float(style(node(page, "revenue"), "opacity")) < 0.5
+        before = transform(page)
+        search.press("Enter")
+        wait_transform_change(page, before)
+        expect(panel.locator("g.nbflow-node.selected")).to_have_count(1)
+        first = panel.locator("g.nbflow-node.selected").get_attribute("data-name")
+        assert "orders" in first
+        nb, gb = node(page, first).bounding_box(), graph.bounding_box()
+        assert abs((nb["x"] + nb["width"] / 2) - (gb["x"] + gb["width"] / 2)) < 4
+        search.fill("")
+        expect(panel.locator("g.nbflow-node[data-match]")).to_have_count(0)
+        panel.locator(".nbflow-zoom-fit").click()
 
-                # keyboard: Tab between nodes, Enter opens the menu, arrows move, Escape closes
-                node(page, "raw_orders").focus()
-                page.keyboard.press("Tab")
-                focused = page.evaluate("() => document.activeElement.dataset.name || ''")
-                assert focused and focused != "raw_orders"
-                node(page, "raw_orders").focus()
-                page.keyboard.press("Enter")
-                menu = page.locator(".nbflow-menu")
-                expect(menu).to_be_visible()
-                expect(menu.locator(".nbflow-menu-title")).to_have_text("raw_orders")
-                active = "() => [document.activeElement.dataset.scope, document.activeElement.dataset.force]"
-                assert page.evaluate(active) == ["this", "false"]
-                page.keyboard.press("ArrowDown")
-                assert page.evaluate(active) == ["this", "true"]
-                page.keyboard.press("ArrowDown")
-                assert page.evaluate(active) == ["upstream", "false"]
-                page.keyboard.press("ArrowUp")
-                page.keyboard.press("ArrowUp")
-                assert page.evaluate(active) == ["this", "false"]
-                for scope in ("this", "upstream", "downstream"):
-                    expect(menu.locator(f"button[data-scope={scope}][data-force=true]")).to_have_text("force")
-                page.keyboard.press("Escape")
-                expect(menu).to_be_hidden()
-                assert page.evaluate("() => document.activeElement.dataset.name") == "raw_orders"
-                expect(page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor .cm-focused")).to_have_count(0)
+        # keyboard: Tab between nodes, Enter opens the menu, arrows move, Escape closes
+        node(page, "raw_orders").focus()
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.dataset.name || ''")
+        assert focused and focused != "raw_orders"
+        node(page, "raw_orders").focus()
+        page.keyboard.press("Enter")
+        menu = page.locator(".nbflow-menu")
+        expect(menu).to_be_visible()
+        expect(menu.locator(".nbflow-menu-title")).to_have_text("raw_orders")
+        active = "() => [document.activeElement.dataset.scope, document.activeElement.dataset.force]"
+        assert page.evaluate(active) == ["this", "false"]
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate(active) == ["this", "true"]
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate(active) == ["upstream", "false"]
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("ArrowUp")
+        assert page.evaluate(active) == ["this", "false"]
+        for scope in ("this", "upstream", "downstream"):
+            expect(menu.locator(f"button[data-scope={scope}][data-force=true]")).to_have_text("force")
+        page.keyboard.press("Escape")
+        expect(menu).to_be_hidden()
+        assert page.evaluate("() => document.activeElement.dataset.name") == "raw_orders"
+        expect(page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor .cm-focused")).to_have_count(0)
 
-                # force: the plain entry caches a fresh asset, the forced one rebuilds it
-                page.keyboard.press("Enter")
-                page.keyboard.press("Enter")            # "Materialise this", not forced
-                expect(page.locator(".nbflow-message")).to_contain_text("1 cached")
-                expect(node(page, "raw_orders")).to_have_class("nbflow-node state-fresh selected")
-                fresh_fill = style(node(page, "raw_orders").locator("rect").first, "fill")
-                node(page, "raw_orders").click()
-                menu.locator("button[data-scope=this][data-force=true]").click()
-                expect(page.locator(".nbflow-message")).to_contain_text("1 succeeded")
-                expect(node(page, "raw_orders")).to_have_class("nbflow-node state-succeeded selected")
-                expect(node(page, "raw_orders").locator(".nbflow-badge text")).to_have_text("✓")
-                assert style(node(page, "raw_orders").locator("rect").first, "fill") != fresh_fill
+        # force: the plain entry caches a fresh asset, the forced one rebuilds it
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")            # "Materialise this", not forced
+        expect(page.locator(".nbflow-message")).to_contain_text("1 cached")
+        expect(node(page, "raw_orders")).to_have_class("nbflow-node state-fresh selected")
+        fresh_fill = style(node(page, "raw_orders").locator("rect").first, "fill")
+        node(page, "raw_orders").click()
+        menu.locator("button[data-scope=this][data-force=true]").click()
+        expect(page.locator(".nbflow-message")).to_contain_text("1 succeeded")
+        expect(node(page, "raw_orders")).to_have_class("nbflow-node state-succeeded selected")
+        expect(node(page, "raw_orders").locator(".nbflow-badge text")).to_have_text("✓")
+        assert style(node(page, "raw_orders").locator("rect").first, "fill") != fresh_fill
 
-                # a failure: its own section, the user's frame visible without scrolling
-                stale = panel.locator(".nbflow-stale")
-                expect(stale).to_be_enabled()
-                node(page, "flaky").click()
-                menu.locator("button[data-scope=this][data-force=false]").click()
-                expect(node(page, "flaky")).to_have_class("nbflow-node state-failed selected")
-                failure = details.locator(".nbflow-failure")
-                expect(failure).to_contain_text("flaky needs ok.flag")
-                expect(details.locator("tr[data-key='why stale']")).to_have_count(0)
-                frame = failure.locator(".nbflow-frame", has_text="check_flag").first
-                expect(frame).to_be_visible()
-                fb, db = frame.bounding_box(), details.bounding_box()
-                assert fb["y"] + fb["height"] <= db["y"] + db["height"]
-                page.screenshot(path=str(ARTIFACTS / "panel-light.png"))
-                panel.screenshot(path=str(ARTIFACTS / "panel-light-panel.png"))
+        # a failure: its own section, the user's frame visible without scrolling
+        stale = panel.locator(".nbflow-stale")
+        expect(stale).to_be_enabled()
+        node(page, "flaky").click()
+        menu.locator("button[data-scope=this][data-force=false]").click()
+        expect(node(page, "flaky")).to_have_class("nbflow-node state-failed selected")
+        failure = details.locator(".nbflow-failure")
+        expect(failure).to_contain_text("flaky needs ok.flag")
+        expect(details.locator("tr[data-key='why stale']")).to_have_count(0)
+        frame = failure.locator(".nbflow-frame", has_text="check_flag").first
+        expect(frame).to_be_visible()
+        fb, db = frame.bounding_box(), details.bounding_box()
+        assert fb["y"] + fb["height"] <= db["y"] + db["height"]
+        page.screenshot(path=str(ARTIFACTS / "panel-light.png"))
+        panel.screenshot(path=str(ARTIFACTS / "panel-light-panel.png"))
 
-                # "Materialise stale" runs what needs it, then is disabled
-                (root / "ok.flag").write_text("ok")
-                stale.click()
-                expect(node(page, "flaky").locator("text.nbflow-state")).to_have_text("succeeded")
-                expect(stale).to_be_disabled()
+        # "Materialise stale" runs what needs it, then is disabled
+        (root / "ok.flag").write_text("ok")
+        stale.click()
+        expect(node(page, "flaky").locator("text.nbflow-state")).to_have_text("succeeded")
+        expect(stale).to_be_disabled()
 
-                # dark theme: a dark panel, readable buttons
-                light_bg = luminance(style(panel, "backgroundColor"))
-                set_theme(page, "JupyterLab Dark")
-                bg = luminance(style(panel, "backgroundColor"))
-                assert light_bg > 0.8 and bg < 0.2, (light_bg, bg)
-                button = panel.locator(".nbflow-refresh")
-                assert luminance(style(button, "color")) - luminance(style(button, "backgroundColor")) > 0.4
-                assert luminance(style(legend.locator("b").first, "color")) > 0.6
-                assert luminance(style(node(page, "revenue").locator("text.nbflow-name"), "fill")) > 0.6
-                node(page, "flaky").click()
-                page.keyboard.press("Escape")
-                panel.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "panel-dark.png"))
-                panel.screenshot(path=str(ARTIFACTS / "panel-dark-panel.png"))
-                set_theme(page, "JupyterLab Dark High Contrast")
-                panel.screenshot(path=str(ARTIFACTS / "panel-high-contrast-panel.png"))
-                set_theme(page, "JupyterLab Light")
-            except Exception:
-                if page is not None:
-                    page.screenshot(path=str(ARTIFACTS / "panel-features-failure.png"))
-                raise
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert not errors, f"page errors: {errors}"
+        # dark theme: a dark panel, readable buttons
+        light_bg = luminance(style(panel, "backgroundColor"))
+        set_theme(page, "JupyterLab Dark")
+        bg = luminance(style(panel, "backgroundColor"))
+        assert light_bg > 0.8 and bg < 0.2, (light_bg, bg)
+        button = panel.locator(".nbflow-refresh")
+        assert luminance(style(button, "color")) - luminance(style(button, "backgroundColor")) > 0.4
+        assert luminance(style(legend.locator("b").first, "color")) > 0.6
+        assert luminance(style(node(page, "revenue").locator("text.nbflow-name"), "fill")) > 0.6
+        node(page, "flaky").click()
+        page.keyboard.press("Escape")
+        panel.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "panel-dark.png"))
+        panel.screenshot(path=str(ARTIFACTS / "panel-dark-panel.png"))
+        set_theme(page, "JupyterLab Dark High Contrast")
+        panel.screenshot(path=str(ARTIFACTS / "panel-high-contrast-panel.png"))
+        set_theme(page, "JupyterLab Light")
 
 
 def test_panel_renders_in_notebook_7(tmp_path: Path) -> None:
@@ -436,39 +447,6 @@ def test_panel_renders_in_notebook_7(tmp_path: Path) -> None:
     # dir); the panel's module (an anywidget blob: URL) must log none.
     ours = [e for e in errors if "blob:" in e or "nbflow" in e or "anywidget" in e]
     assert not ours, f"page errors from the panel: {ours}"
-
-
-@contextlib.contextmanager
-def lab_notebook(tmp_path: Path, cells: list[str], name: str, failure_png: str) -> Iterator[Any]:
-    """JupyterLab with ``cells`` as notebook ``name`` open in Chromium: yields (page, the
-    notebook's folder); a failure leaves ``failure_png`` in test-artifacts/, and page errors
-    fail the test."""
-    require("Chromium", chromium_available(), f"install Debian's chromium ({CHROMIUM} is missing)")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    root = tmp_path / "nbroot"
-    root.mkdir()
-    notebook = write_notebook(root, cells, name)
-    server = LabServer(tmp_path, root).start()
-    errors: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = None
-            try:
-                page = open_notebook(browser, server, notebook, errors)
-                yield page, root
-            except Exception:
-                if page is not None:
-                    page.screenshot(path=str(ARTIFACTS / failure_png))
-                raise
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-    assert not errors, f"page errors: {errors}"
 
 
 RUNS_NB = [
@@ -632,7 +610,7 @@ PARTITIONS_NB = [
 def test_panel_partition_strip_range_and_backfill(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    with lab_notebook(tmp_path, PARTITIONS_NB, "parts.ipynb", "panel-partitions-failure.png") as (page, root):
+    with lab_notebook(tmp_path, PARTITIONS_NB, "parts.ipynb", "panel-partitions-failure.png") as (page, _root):
         run_all(page)
         panel = page.locator(".nbflow-panel")
         expect(panel).to_have_attribute("data-nodes", "1")
